@@ -1,0 +1,123 @@
+"""Serve seed 004's refresh endpoints: start a refresh, read a job's status, list recent jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from pydantic import BaseModel, ConfigDict, Field
+
+import metrics
+import refresh_jobs
+from auth import SECURITY_SCHEME, check_admin
+from errors import APIError
+from extensions import db
+from models import ITEM_FAILED, ITEM_SKIPPED, RefreshJob
+from runtime import current_settings
+
+bp = APIBlueprint("refresh", __name__, tag="Refresh (seed 004)")
+
+MESSAGES = {
+    "started": "Refresh job started",
+    "running": "A refresh job is already in progress",
+    "recent": "A refresh job completed moments ago",
+}
+
+
+class RefreshQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    force: bool = Field(False, description="Start a new job even within REFRESH_COOLDOWN (needs the admin token).")
+
+
+class RefreshStarted(BaseModel):
+    message: str
+    job_id: str
+    status: str
+    check_status_url: str
+    outcome: str = Field(description='"started", "running" (the job in progress) or "recent" (cooldown).')
+
+
+class ItemError(BaseModel):
+    repository: str
+    error: str
+    status: str
+
+
+class JobOut(BaseModel):
+    id: str
+    status: str = Field(description="queued | running | completed | failed")
+    started_at: str | None
+    completed_at: str | None
+    error_message: str | None
+    repositories_processed: int
+    total_repositories: int
+    progress: float = Field(description="processed / total × 100, one decimal; 0 when total is 0.")
+    repositories_failed: int
+    trigger: str
+    scope: str
+    project_id: int | None
+    errors: list[ItemError]
+
+
+def job_json(job: RefreshJob) -> dict[str, Any]:
+    """Serialise a job in seed 004's shape plus per-repository errors."""
+    return {
+        "id": job.id,
+        "status": job.status,
+        "started_at": metrics.iso(job.started_at),
+        "completed_at": metrics.iso(job.completed_at),
+        "error_message": job.error_message,
+        "repositories_processed": job.repositories_processed or 0,
+        "total_repositories": job.total_repositories or 0,
+        "progress": job.progress,
+        "repositories_failed": job.repositories_failed or 0,
+        "trigger": job.trigger,
+        "scope": job.scope,
+        "project_id": job.project_id,
+        "errors": [
+            {"repository": i.repository, "error": i.error or "", "status": i.status}
+            for i in sorted(job.items, key=lambda i: i.repository)
+            if i.status in (ITEM_FAILED, ITEM_SKIPPED) and i.error
+        ],
+    }
+
+
+def started_json(job: RefreshJob, outcome: str) -> dict[str, Any]:
+    return {
+        "message": MESSAGES[outcome],
+        "job_id": job.id,
+        "status": job.status,
+        "check_status_url": f"/api/refresh/status/{job.id}",
+        "outcome": outcome,
+    }
+
+
+@bp.post("/api/refresh")
+@bp.input(RefreshQuery, location="query", arg_name="query")
+@bp.output(RefreshStarted, status_code=202)
+@bp.doc(security=[{SECURITY_SCHEME: []}], responses={401: "force=1 without the admin token"})
+def start_refresh(query: RefreshQuery) -> dict[str, Any]:
+    """Start a refresh of every project in the background (coalesced with a running or recent one)."""
+    if query.force:
+        check_admin()
+    cooldown = 0 if query.force else current_settings().refresh_cooldown_seconds
+    job, outcome = refresh_jobs.start_refresh(trigger="api", cooldown=cooldown)
+    return started_json(job, outcome)
+
+
+@bp.get("/api/refresh/status/<job_id>")
+@bp.output(JobOut)
+@bp.doc(responses={404: "Job not found"})
+def job_status(job_id: str) -> dict[str, Any]:
+    """Return one refresh job's status and progress."""
+    job = db.session.get(RefreshJob, job_id)
+    if job is None:
+        raise APIError(404, "Job not found")
+    return job_json(job)
+
+
+@bp.get("/api/refresh/jobs")
+@bp.output(list[JobOut])
+def list_jobs() -> list[dict[str, Any]]:
+    """List the 10 most recent refresh jobs, newest first."""
+    return [job_json(j) for j in refresh_jobs.recent_jobs(10)]

@@ -1,0 +1,120 @@
+"""Create the Flask application (the app factory) and expose `app` for gunicorn.
+
+`gunicorn app:app` works, yet importing this module creates nothing: `app` is built on first
+access (PEP 562 module `__getattr__`), so tests and jobs build their own with `create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from apiflask import APIFlask
+
+import errors
+from extensions import cors, db, migrate
+from redaction import install_log_redaction
+from models import render_item
+from runtime import EXTENSION_KEY, build_runtime
+from settings import Settings
+
+ROOT = Path(__file__).resolve().parent
+MIGRATIONS_DIR = ROOT / "migrations"
+API_VERSION = "1.0.0"
+log = logging.getLogger(__name__)
+
+
+def _settings_for(app: APIFlask, config: Mapping[str, Any] | Settings | None) -> Settings:
+    if isinstance(config, Settings):
+        return config
+    if config is None:
+        return Settings.from_env(instance_path=app.instance_path)
+    return Settings.from_mapping(config, instance_path=app.instance_path)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr at LOG_LEVEL, with every secret masked."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(settings.log_level)
+    install_log_redaction(settings.secrets())
+
+
+def _flask_config(app: APIFlask, settings: Settings) -> None:
+    from docs_assets import swagger_ui_config
+
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if settings.is_sqlite:
+        # Threads of the embedded mode share the file; wait for locks instead of failing.
+        engine_options["connect_args"] = {"timeout": 30}
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options,
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        HTTP_ERROR_SCHEMA=errors.ERROR_SCHEMA,
+        VALIDATION_ERROR_SCHEMA=errors.ERROR_SCHEMA,
+        VALIDATION_ERROR_DESCRIPTION="Invalid input",
+        INFO={"description": "Metrics, history and events of tracked GitHub repositories."},
+        SECURITY_SCHEMES={"AdminToken": {"type": "http", "scheme": "bearer"}},
+        **swagger_ui_config(),
+    )
+
+
+def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
+    """Build the app from `config` (a mapping of env-style names, or Settings) or the environment."""
+    app = APIFlask(
+        __name__,
+        title="Project Tracker API",
+        version=API_VERSION,
+        spec_path="/openapi.json",
+        docs_path="/docs",
+        instance_relative_config=True,
+    )
+    settings = _settings_for(app, config)
+    Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    configure_logging(settings)
+    _flask_config(app, settings)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True,
+                     render_item=render_item)
+    cors.init_app(app, resources={r"/*": {"origins": list(settings.cors_origins)}})
+    errors.init_app(app)
+
+    from api import register_blueprints
+
+    register_blueprints(app)
+    app.extensions[EXTENSION_KEY] = build_runtime(app, settings)
+    import commands
+
+    commands.init_app(app)
+    if not settings.admin_token:
+        log.warning("ADMIN_TOKEN is not set: write endpoints are open to anyone who can reach the service")
+    return app
+
+
+def start_embedded_services(app: APIFlask) -> None:
+    """Upgrade a SQLite database and, with no Redis, start the in-process scheduler."""
+    from flask_migrate import upgrade
+
+    from scheduler import start_in_process
+
+    settings = app.extensions[EXTENSION_KEY].settings
+    if settings.is_sqlite:
+        with app.app_context():
+            upgrade(directory=str(MIGRATIONS_DIR))
+    if settings.embedded and settings.run_scheduler:
+        start_in_process(app)
+
+
+def __getattr__(name: str) -> Any:
+    # `gunicorn app:app` and `flask --app app` look this attribute up: build it then, once.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

@@ -1,0 +1,133 @@
+"""Background job functions (run by RQ workers or the embedded thread): take ids, reload state.
+
+Each function builds or reuses an app context, is safe to run twice, and never lets one
+repository's failure stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, has_app_context
+
+import refresh_jobs
+from analysis import RepositoryError, refresh_project
+from discovery import discover, refreshable_projects
+from extensions import db
+from gitcache import GitError
+from gh_api import GitHubError
+from loc import LocError
+from models import Project, RefreshJob
+from redaction import redact
+from runtime import runtime
+
+log = logging.getLogger(__name__)
+EXPECTED_ERRORS = (GitHubError, GitError, LocError, RepositoryError)
+_process_app: tuple[int, Flask] | None = None
+
+
+def set_process_app(app: Flask) -> None:
+    """Register the app a worker process built, for the jobs it runs."""
+    global _process_app
+    _process_app = (os.getpid(), app)
+
+
+@contextmanager
+def job_context() -> Iterator[Flask]:
+    """Yield an app context: the caller's, the worker's, or a new app from the environment."""
+    global _process_app
+    if has_app_context():
+        yield current_app._get_current_object()  # type: ignore[attr-defined]
+        return
+    if _process_app is None:
+        from app import create_app
+
+        set_process_app(create_app())
+    assert _process_app is not None
+    pid, app = _process_app
+    with app.app_context():
+        if pid != os.getpid():
+            # A forked work-horse must not reuse the parent's database connections.
+            db.engine.dispose(close=False)
+            _process_app = (os.getpid(), app)
+        try:
+            yield app
+        finally:
+            db.session.remove()
+
+
+def plan_refresh(job_id: str) -> None:
+    """Discover repositories (scope "all"), record the job's items and queue one job per repository."""
+    with job_context():
+        job = refresh_jobs.begin_job(job_id)
+        if job is None:
+            return
+        try:
+            projects = _plan(job)
+        except EXPECTED_ERRORS as exc:
+            db.session.rollback()
+            refresh_jobs.fail_job(job_id, f"Refresh failed: {exc}")
+            return
+        ids = refresh_jobs.add_items(job, projects)
+        refresh_jobs.fan_out(job, ids)
+
+
+def _plan(job: RefreshJob) -> list[Project]:
+    if job.scope == "repo":
+        project = db.session.get(Project, job.project_id) if job.project_id else None
+        if project is None:
+            raise RepositoryError("The repository is no longer tracked")
+        return [project]
+    if not runtime().settings.github_token:
+        raise RepositoryError("GITHUB_ACCESS_TOKEN is not set: cannot discover repositories")
+    discover()
+    return refreshable_projects()
+
+
+def refresh_repository(project_id: int) -> None:
+    """Refresh one project and count it done (or failed) in every refresh waiting for it."""
+    with job_context():
+        job_ids = refresh_jobs.claim_items(project_id)
+        project = db.session.get(Project, project_id)
+        if project is None:
+            refresh_jobs.finish_items(project_id, "The repository is no longer tracked", skipped=True)
+            return
+        fresh_since = _discovery_time(job_ids)
+        error, skipped = None, False
+        try:
+            outcome = refresh_project(project, fresh_since)
+            skipped, error = outcome.status == "skipped", outcome.note
+        except EXPECTED_ERRORS as exc:
+            error = _record_failure(project_id, str(exc))
+        except Exception as exc:
+            log.exception("refresh of project %s crashed", project_id)
+            error = _record_failure(project_id, f"Internal error while refreshing ({type(exc).__name__})")
+        refresh_jobs.finish_items(project_id, error, skipped=skipped)
+
+
+def _discovery_time(job_ids: list[str]):  # noqa: ANN202 - datetime | None
+    """Return when a full refresh waiting for this project discovered it (its metadata is fresh)."""
+    starts = [j.started_at for j in (db.session.get(RefreshJob, i) for i in job_ids) if j and j.scope == "all"]
+    return min(starts) if starts else None
+
+
+def _record_failure(project_id: int, message: str) -> str:
+    db.session.rollback()
+    safe = redact(message, runtime().settings.secrets())
+    project = db.session.get(Project, project_id)
+    if project is not None:
+        from models import utcnow
+
+        project.last_error, project.last_error_at = safe, utcnow()
+        db.session.commit()
+    log.warning("refresh of %s failed: %s", project.full_name if project else project_id, safe)
+    return safe
+
+
+def reap_stale_jobs() -> None:
+    """Resume or fail refresh jobs whose workers were lost."""
+    with job_context():
+        refresh_jobs.reap_stale_jobs()

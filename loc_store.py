@@ -1,0 +1,59 @@
+"""Store per-blob line counts in the database (`loc_blobs`), shared by every worker."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, insert, select, tuple_
+
+from loc import FileCount
+from models import LocBlob
+
+CHUNK = 400
+
+
+def upsert_ignore(engine: Engine, table, rows: list[dict], index_elements: list[str]):  # noqa: ANN001, ANN201
+    """Return an INSERT that skips rows whose key already exists (PostgreSQL and SQLite)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - only the two supported databases
+        return insert(table)
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+class DbBlobStore:
+    """A BlobCountStore on the `loc_blobs` table; uses its own connections, so it is thread-safe."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], FileCount | None]:
+        found: dict[tuple[str, str], FileCount | None] = {}
+        table = LocBlob.__table__
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), CHUNK):
+                chunk = keys[start : start + CHUNK]
+                query = select(table).where(tuple_(table.c.blob_sha, table.c.lang_key).in_(chunk))
+                for row in conn.execute(query):
+                    count = None if row.language is None else FileCount(row.language, row.code, row.comment, row.blank)
+                    found[(row.blob_sha, row.lang_key)] = count
+        return found
+
+    def put_many(self, items: dict[tuple[str, str], FileCount | None]) -> None:
+        rows = [
+            {
+                "blob_sha": blob,
+                "lang_key": key,
+                "language": count.language if count else None,
+                "code": count.code if count else 0,
+                "comment": count.comment if count else 0,
+                "blank": count.blank if count else 0,
+            }
+            for (blob, key), count in items.items()
+        ]
+        if not rows:
+            return
+        statement = upsert_ignore(self.engine, LocBlob.__table__, rows, ["blob_sha", "lang_key"])
+        with self.engine.begin() as conn:
+            for start in range(0, len(rows), CHUNK):
+                conn.execute(statement, rows[start : start + CHUNK])

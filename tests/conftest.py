@@ -1,0 +1,235 @@
+"""Shared fixtures: real PostgreSQL and Redis servers, the app on each database, workers.
+
+Every test that uses the database runs against PostgreSQL; tests marked `sqlite` run against
+SQLite too (the `backend` parameter). Servers start once per test session (per xdist worker
+database), and tables are emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.servers import PostgresServer, RedisServer
+
+import importlib.util as _u
+pytest_plugins = [m for m in ("tests.fixtures_git", "tests.fixtures_github") if _u.find_spec(m)]  # TEMP
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = (
+    "refresh_job_items", "refresh_jobs", "repo_updates", "commits", "deleted_repositories",
+    "events", "event_sources", "http_cache", "loc_blobs", "projects",
+)  # fmt: skip
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        backends = ["postgresql", "sqlite"] if metafunc.definition.get_closest_marker("sqlite") else ["postgresql"]
+        metafunc.parametrize("backend", backends, scope="session")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer.start()
+    yield server
+    server.stop()
+
+
+def _worker_index(worker_id: str) -> int:
+    return 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+
+
+def migrate(database_url: str, tmp: Path) -> None:
+    """Create the schema the way production does: `flask db upgrade` (Alembic)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp), "RUN_SCHEDULER": "false"}
+    env.pop("REDIS_URL", None)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_database_url(pg_server: PostgresServer, worker_id: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = pg_server.create_database(f"tracker_test_{_worker_index(worker_id)}")
+    migrate(url, tmp_path_factory.mktemp("pg-migrate"))
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("sqlite") / "tracker.sqlite"
+    url = f"sqlite:///{path}"
+    migrate(url, path.parent)
+    return url
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    url = request.getfixturevalue("pg_database_url" if backend == "postgresql" else "sqlite_database_url")
+    yield url
+    empty_tables(url)
+
+
+def empty_tables(url: str) -> None:
+    """Delete every row the test wrote (faster than re-creating the schema)."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer, worker_id: str) -> str:
+    import redis
+
+    url = redis_server.url(_worker_index(worker_id))
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def config(database_url: str, tmp_path: Path, github: Any) -> dict[str, str]:
+    """Return the environment-style settings of a test app (embedded mode, stand-in GitHub)."""
+    return {
+        "DATABASE_URL": database_url,
+        "GITHUB_API_URL": github.url,
+        "GITHUB_ACCESS_TOKEN": github.token,
+        "RUN_SCHEDULER": "false",
+        "CACHE_DIR": str(tmp_path / "cache"),
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "GITHUB_BACKOFF_BASE": "0.01",
+        "GITHUB_BACKOFF_MAX": "0.05",
+        "GITHUB_MAX_RETRIES": "2",
+        "GITHUB_MAX_PAUSE": "3",
+        "REFRESH_COOLDOWN": "0",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def build_app(config: dict[str, str]) -> Any:
+    from app import create_app
+
+    return create_app(config)
+
+
+def dispose_app(app: Any) -> None:
+    from extensions import db
+    from runtime import runtime
+
+    tasks = runtime(app).tasks
+    if hasattr(tasks, "shutdown"):
+        tasks.shutdown()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(config: dict[str, str]) -> Iterator[Any]:
+    application = build_app(config)
+    yield application
+    dispose_app(application)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Any) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def rq_config(config: dict[str, str], redis_url: str) -> dict[str, str]:
+    return {**config, "REDIS_URL": redis_url}
+
+
+@pytest.fixture
+def rq_app(rq_config: dict[str, str]) -> Iterator[Any]:
+    application = build_app(rq_config)
+    yield application
+    dispose_app(application)
+
+
+class WorkerProcesses:
+    """Real `python worker.py` processes sharing the test's Redis and database."""
+
+    def __init__(self, env: dict[str, str], logdir: Path) -> None:
+        self.env = env
+        self.logdir = logdir
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.files: list[Any] = []
+
+    def start(self, *extra: str) -> subprocess.Popen[bytes]:
+        index = len(self.processes)
+        log = open(self.logdir / f"worker-{index}.log", "wb")  # noqa: SIM115 - closed with the process
+        args = [sys.executable, "worker.py", "--name", f"test-worker-{os.getpid()}-{index}-{time.time_ns()}",
+                "--maintenance-interval", "2", "--job-monitoring-interval", "1", *extra]  # fmt: skip
+        process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        self.files.append(log)
+        return process
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("worker-*.log")))
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        for file in self.files:
+            file.close()
+
+
+@pytest.fixture
+def rq_workers(rq_config: dict[str, str], tmp_path: Path) -> Iterator[WorkerProcesses]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "GITHUB_ACCESS_TOKEN"}}
+    env.update(rq_config)
+    logdir = tmp_path / "worker-logs"
+    logdir.mkdir()
+    workers = WorkerProcesses(env, logdir)
+    yield workers
+    workers.stop()
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05, message: str = "condition") -> Any:
+    """Poll `predicate` until it returns a truthy value; fail the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")

@@ -1,0 +1,52 @@
+"""Run an RQ worker that executes refresh jobs inside the app (Procfile `worker`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from rq import Queue, SimpleWorker
+from rq.worker import HerokuWorker
+
+from app import create_app
+from jobs import set_process_app
+from runtime import runtime
+from taskqueue import QUEUE_NAME
+
+log = logging.getLogger("worker")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Project Tracker RQ worker")
+    parser.add_argument("--burst", action="store_true", help="Exit when the queue is empty.")
+    parser.add_argument("--simple", action="store_true", help="Run jobs in this process (no fork).")
+    parser.add_argument("--name", default=None, help="Worker name (default: RQ's).")
+    parser.add_argument("--maintenance-interval", type=int, default=60, help="Seconds between registry clean-ups.")
+    parser.add_argument("--job-monitoring-interval", type=int, default=10, help="Seconds between heartbeats.")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Work the queue until SIGTERM (HerokuWorker: the running job is stopped and retried)."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    app = create_app()
+    set_process_app(app)
+    redis = runtime(app).redis
+    if redis is None:
+        log.error("the worker needs REDIS_URL (a reachable Redis)")
+        return 2
+    worker_class = SimpleWorker if args.simple else HerokuWorker
+    worker = worker_class(
+        [Queue(QUEUE_NAME, connection=redis)],
+        connection=redis,
+        name=args.name,
+        maintenance_interval=args.maintenance_interval,
+        job_monitoring_interval=args.job_monitoring_interval,
+    )
+    worker.work(burst=args.burst, with_scheduler=True, logging_level=logging.getLevelName(logging.INFO))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
