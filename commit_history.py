@@ -11,6 +11,7 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, distinct, func, insert, select
 
@@ -27,7 +28,7 @@ INSERT_BATCH = 2000
 
 @dataclass(frozen=True)
 class SyncResult:
-    mode: str  # "unchanged" | "incremental" | "rewrite" | "full"
+    mode: str  # "unchanged" | "incremental" | "reconciled" | "full"
     added: int
     removed: int
 
@@ -89,17 +90,21 @@ def _delete_shas(project_id: int, shas: set[str]) -> None:
 
 
 def sync(project: Project, mirror: Mirror, head: str, excluded: tuple[str, ...], rules: str) -> SyncResult:
-    """Bring the stored commits of `project` to `head` (inside the caller's transaction)."""
-    same_rules = project.analysis_fingerprint == rules
-    old_head = project.head_sha if same_rules else None
-    if same_rules and old_head == head:
-        return SyncResult("unchanged", 0, 0)
-    if old_head is None:
+    """Bring the stored commits of `project` to `head` (inside the caller's transaction).
+
+    Same rules and an ancestor HEAD: read only the new commits. Otherwise (history rewritten,
+    or the stored HEAD forgotten by reset-collection-date) reconcile by sha: delete what is no
+    longer reachable, read what is missing. Different rules (exclusions, .mailmap): read all.
+    """
+    old_head = project.head_sha
+    if project.analysis_fingerprint != rules:
         db.session.execute(delete(Commit).where(Commit.project_id == project.id))
         records = gitlog.read_commits(mirror, [head], excluded, jobs=_parallelism())
         _insert(project.id, records)
         return SyncResult("full", len(records), 0)
-    if gitlog.is_ancestor(mirror, old_head, head):
+    if old_head == head:
+        return SyncResult("unchanged", 0, 0)
+    if old_head and gitlog.is_ancestor(mirror, old_head, head):
         records = gitlog.read_commits(mirror, [head, f"^{old_head}"], excluded)
         _insert(project.id, records)
         return SyncResult("incremental", len(records), 0)
@@ -108,7 +113,14 @@ def sync(project: Project, mirror: Mirror, head: str, excluded: tuple[str, ...],
     _delete_shas(project.id, stored - reachable)
     records = gitlog.read_commits_by_sha(mirror, sorted(reachable - stored), excluded, jobs=_parallelism())
     _insert(project.id, records)
-    return SyncResult("rewrite", len(records), len(stored - reachable))
+    return SyncResult("reconciled", len(records), len(stored - reachable))
+
+
+def forget_since(project: Project, since: datetime) -> int:
+    """Delete the stored commits committed at or after `since`; the next refresh re-reads them."""
+    result = db.session.execute(delete(Commit).where(Commit.project_id == project.id, Commit.committed_at >= since))
+    project.head_sha = None
+    return result.rowcount or 0
 
 
 def clear(project: Project) -> None:

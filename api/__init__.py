@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+
 from apiflask import APIFlask
+
+# One line per blueprint module; each defines `bp`.
+BLUEPRINT_MODULES = [
+    "api.meta",
+    "api.projects",
+    "api.refresh",
+    "api.commits",
+    "docs_assets",
+]
 
 
 def register_blueprints(app: APIFlask) -> None:
     """Attach every blueprint of the service to the app."""
-    import docs_assets
-    from api import meta, projects, refresh
-
-    for module in (meta, projects, refresh, docs_assets):
-        app.register_blueprint(module.bp)
+    for name in BLUEPRINT_MODULES:
+        app.register_blueprint(importlib.import_module(name).bp)

@@ -1,0 +1,157 @@
+"""Serve the stored commit history (seed 002): commits, contributors, activity, re-collection."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any, Literal
+
+from apiflask import APIBlueprint
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+import commit_history
+import commits_service
+import refresh_jobs
+from api.refresh import RefreshStarted, started_json
+from auth import SECURITY_SCHEME, admin_required
+from commits_service import CommitFilter
+from extensions import db
+
+bp = APIBlueprint("commits", __name__, tag="Commits (seed 002)")
+
+
+class WindowQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: AwareDatetime | None = Field(None, description="Committed at or after (ISO 8601 with offset).")
+    until: AwareDatetime | None = Field(None, description="Committed before (ISO 8601 with offset).")
+    author: str | None = Field(None, max_length=255, description="Author email or name (exact, any case).")
+
+    @model_validator(mode="after")
+    def ordered(self) -> WindowQuery:
+        if self.since and self.until and self.since >= self.until:
+            raise ValueError("since must be before until")
+        return self
+
+    def window(self) -> CommitFilter:
+        return CommitFilter(since=self.since, until=self.until, author=self.author)
+
+
+class CommitsQuery(WindowQuery):
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=200, description="next_cursor of the previous page.")
+
+
+class ActivityQuery(WindowQuery):
+    bucket: Literal["day", "week", "month"] = "week"
+
+
+class ContributorsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(10, ge=1, le=100)
+    repo: int | None = Field(None, ge=1, description="Only this repository's commits (its id).")
+
+
+class ResetBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reset_from: date | AwareDatetime = Field(description="Forget commits from this date (UTC midnight) or time.")
+
+    def since(self) -> datetime:
+        if isinstance(self.reset_from, datetime):
+            return self.reset_from
+        return datetime.combine(self.reset_from, time.min, tzinfo=UTC)
+
+
+class CommitOut(BaseModel):
+    sha: str
+    author_name: str
+    author_email: str
+    authored_at: str
+    committer_name: str
+    committed_at: str
+    subject: str
+    additions: int
+    deletions: int
+    files_changed: int
+    is_merge: bool
+
+
+class CommitPage(BaseModel):
+    repository: str
+    items: list[CommitOut]
+    limit: int
+    next_cursor: str | None
+
+
+class Contributor(BaseModel):
+    name: str
+    email: str
+    commits: int
+    additions: int
+    deletions: int
+    first_commit: str | None
+    last_commit: str | None
+
+
+class ContributorsOut(BaseModel):
+    repository_id: int | None
+    contributors: list[Contributor]
+
+
+class ActivityPoint(BaseModel):
+    start: str = Field(description="First day of the bucket (weeks start on Monday).")
+    commits: int
+    additions: int
+    deletions: int
+
+
+class ActivityOut(BaseModel):
+    repository: str
+    bucket: str
+    points: list[ActivityPoint]
+
+
+class ResetOut(RefreshStarted):
+    commits_forgotten: int
+
+
+@bp.get("/api/repos/<int:repo_id>/commits")
+@bp.input(CommitsQuery, location="query", arg_name="query")
+@bp.output(CommitPage)
+@bp.doc(responses={404: "Repository not found"})
+def list_commits(repo_id: int, query: CommitsQuery) -> dict[str, Any]:
+    """List a repository's commits, newest first, with cursor pagination."""
+    project = commits_service.get_project(repo_id)
+    return commits_service.commit_page(project, query.window(), query.limit, query.cursor)
+
+
+@bp.get("/api/commits/top-contributors")
+@bp.input(ContributorsQuery, location="query", arg_name="query")
+@bp.output(ContributorsOut)
+def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
+    """Rank authors by commits, across all repositories or one."""
+    if query.repo is not None:
+        commits_service.get_project(query.repo)
+    return commits_service.top_contributors(query.limit, query.repo)
+
+
+@bp.get("/api/repos/<int:repo_id>/activity")
+@bp.input(ActivityQuery, location="query", arg_name="query")
+@bp.output(ActivityOut)
+@bp.doc(responses={404: "Repository not found"})
+def repo_activity(repo_id: int, query: ActivityQuery) -> dict[str, Any]:
+    """Sum a repository's commits, additions and deletions per day, week or month."""
+    project = commits_service.get_project(repo_id)
+    return commits_service.activity(project, query.bucket, query.window())
+
+
+@bp.post("/api/repos/<int:repo_id>/reset-collection-date")
+@admin_required
+@bp.input(ResetBody, arg_name="body")
+@bp.output(ResetOut, status_code=202)
+@bp.doc(security=[{SECURITY_SCHEME: []}], responses={401: "Admin token missing or wrong", 404: "Repository not found"})
+def reset_collection_date(repo_id: int, body: ResetBody) -> dict[str, Any]:
+    """Forget a repository's commits from a date and re-read them with a refresh."""
+    project = commits_service.get_project(repo_id)
+    forgotten = commit_history.forget_since(project, body.since())
+    db.session.commit()
+    job, outcome = refresh_jobs.start_refresh(trigger="reset_collection_date", project=project)
+    return {**started_json(job, outcome), "commits_forgotten": forgotten}
