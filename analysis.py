@@ -54,20 +54,21 @@ def mirror_key(project: Project) -> str:
 
 
 def refresh_metadata(project: Project, fresh_since: datetime | None) -> list[RepoUpdate]:
-    """Update GitHub metadata and languages (conditional requests; none when just discovered)."""
+    """Update GitHub metadata and languages; unchanged resources answer 304 and cost nothing.
+
+    Metadata already read from the account's repository list by this refresh's discovery
+    (`fresh_since`) is not fetched again.
+    """
     gh = github_client()
     updates: list[RepoUpdate] = []
-    fresh = fresh_since is not None and project.metadata_checked_at and project.metadata_checked_at >= fresh_since
-    if not fresh:
+    checked = project.metadata_checked_at
+    if fresh_since is None or checked is None or checked < fresh_since:
         if project.github_id:
-            response = gh.get_repository_by_id(project.github_id)
+            data = gh.get_repository_by_id(project.github_id)
         else:
-            response = gh.get_repository(project.owner, project.name)
-        if not response.not_modified or project.metadata_checked_at is None:
-            updates += apply_repository(project, response.data)
-    languages = gh.get_languages(project.owner, project.name)
-    if not languages.not_modified or not project.languages:
-        updates += apply_languages(project, languages.data or {})
+            data = gh.get_repository(project.owner, project.name)
+        updates += apply_repository(project, data)
+    updates += apply_languages(project, gh.get_languages(project.owner, project.name))
     return updates
 
 

@@ -94,7 +94,7 @@ class ApiResponse:
     url: str = ""
 
 
-class _Retry(Exception):  # noqa: N818 - a control-flow wrapper, not an error type
+class _Retry(Exception):
     """Carry an error that may be retried through tenacity."""
 
     def __init__(self, error: GitHubError) -> None:
@@ -181,7 +181,9 @@ class GitHubClient:
         self._session = requests.Session()
         self._session.auth = lambda request: request  # never fall back to ~/.netrc credentials
         self._timeout = (settings.github_connect_timeout, settings.github_read_timeout)
-        self._backoff = wait_random_exponential(multiplier=settings.github_backoff_base, max=settings.github_backoff_max)
+        self._backoff = wait_random_exponential(
+            multiplier=settings.github_backoff_base, max=settings.github_backoff_max
+        )
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -312,7 +314,9 @@ class GitHubClient:
         status, headers, text, final_url = self._send(url, cached)
         if status != 401:  # a 401 reports the unauthenticated budget, not the token's
             self._governor.observe(parse_rate_limit(headers))
-        logger.debug("GET %s -> %s (remaining %s)", self._display(final_url), status, headers.get("x-ratelimit-remaining"))
+        logger.debug(
+            "GET %s -> %s (remaining %s)", self._display(final_url), status, headers.get("x-ratelimit-remaining")
+        )
         if status == 304:
             if cached is None:
                 raise GitHubBadResponse(f"GET {self._display(url)}: 304 without a cached answer")
@@ -371,20 +375,19 @@ class GitHubClient:
 
     def _await_budget(self) -> None:
         """Sleep through a pause that ends within `github_max_pause`, else raise GitHubRateLimited."""
-        for _ in range(MAX_PAUSE_WAITS + 1):
+        for waits in range(MAX_PAUSE_WAITS + 1):
             now = self._now()
             state = self._governor.snapshot(now)
-            until = self._governor.paused_until(now)
-            if until is None:
+            if state["paused_until"] is None:
                 return
+            until = datetime.fromisoformat(state["paused_until"])
             delay = (until - now).total_seconds()
-            reason = str(state.get("reason") or "rate limit")
-            if delay > self._settings.github_max_pause:
-                break
+            reason = str(state["reason"])
+            if delay > self._settings.github_max_pause or waits == MAX_PAUSE_WAITS:
+                raise GitHubRateLimited(
+                    f"GitHub work is paused until {until.isoformat()} ({reason})",
+                    retry_at=until,
+                    secondary="secondary" in reason,
+                )
             logger.warning("GitHub work paused for %.1f s (%s)", delay, reason)
             self._sleep(delay + PAUSE_MARGIN)
-        else:
-            reason = "pause kept being extended"
-        raise GitHubRateLimited(
-            f"GitHub work is paused until {until.isoformat()} ({reason})", retry_at=until, secondary="secondary" in reason
-        )

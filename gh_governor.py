@@ -132,7 +132,8 @@ if current_reset then
   local current_remaining = tonumber(redis.call('HGET', KEYS[1], 'remaining'))
   if reset == current_reset and current_remaining and tonumber(ARGV[2]) > current_remaining then return 0 end
 end
-redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'remaining', ARGV[2], 'reset', ARGV[3], 'used', ARGV[4], 'resource', ARGV[5])
+redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'remaining', ARGV[2], 'reset', ARGV[3],
+           'used', ARGV[4], 'resource', ARGV[5])
 redis.call('EXPIREAT', KEYS[1], reset + 1)
 return 1
 """

@@ -20,8 +20,7 @@ from sqlalchemy import create_engine, text
 
 from tests.servers import PostgresServer, RedisServer
 
-import importlib.util as _u
-pytest_plugins = [m for m in ("tests.fixtures_git", "tests.fixtures_github") if _u.find_spec(m)]  # TEMP
+pytest_plugins = ["tests.fixtures_git", "tests.fixtures_github"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
@@ -116,7 +115,7 @@ def config(database_url: str, tmp_path: Path, github: Any) -> dict[str, str]:
     """Return the environment-style settings of a test app (embedded mode, stand-in GitHub)."""
     return {
         "DATABASE_URL": database_url,
-        "GITHUB_API_URL": github.url,
+        "GITHUB_API_URL": github.api_url,
         "GITHUB_ACCESS_TOKEN": github.token,
         "RUN_SCHEDULER": "false",
         "CACHE_DIR": str(tmp_path / "cache"),

@@ -22,7 +22,13 @@ RECORDINGS = Path(__file__).parent / "recordings"
 GITHUB_API = "https://api.github.com"
 GITHUB_WEB = "https://github.com"
 DOCS = "https://docs.github.com/rest"
-RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Used", "X-RateLimit-Resource")
+RATE_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-RateLimit-Used",
+    "X-RateLimit-Resource",
+)
 
 # answer kind -> (recording, exchange index) whose headers (and body shape) it copies
 TEMPLATES: dict[str, tuple[str, int]] = {
@@ -137,9 +143,6 @@ class HeaderList:
         index = self._index(name)
         if index is not None:
             self.pairs[index][1] = value
-            del_extra = [i for i, (n, _) in enumerate(self.pairs) if n.lower() == name.lower() and i != index]
-            for i in reversed(del_extra):
-                del self.pairs[i]
             return
         for anchor in after:
             position = self._index(anchor)
