@@ -107,14 +107,21 @@ class RepoCache:
         return self.root / "mirrors" / f"{key}.git"
 
     @contextlib.contextmanager
-    def open(self, key: str, clone_url: str, auth: GitAuth | None = None) -> Iterator[Mirror]:
-        """Lock, clone or fetch the mirror of `key`, and yield it; evict LRU mirrors afterwards."""
+    def open(
+        self, key: str, clone_url: str, auth: GitAuth | None = None, *, default_branch: str | None = None
+    ) -> Iterator[Mirror]:
+        """Lock, clone or fetch the mirror of `key`, and yield it; evict LRU mirrors afterwards.
+
+        HEAD follows `default_branch` when given (e.g. from the GitHub API); otherwise it stays as
+        cloned unless its branch disappears upstream, when the remote's HEAD is asked for.
+        """
         check_key(key)
         check_clone_url(clone_url)
         secrets = self.secrets + ((auth.token,) if auth is not None and auth.token else ())
         try:
             with self._locked(key):
                 mirror = self._sync(key, clone_url, auth, secrets)
+                self._point_head(mirror, clone_url, git_env(clone_url, auth), default_branch)
                 os.utime(mirror.path / STAMP)
                 yield mirror
         finally:
@@ -225,30 +232,31 @@ class RepoCache:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def _fetch(self, path: Path, clone_url: str, env: dict[str, str], secrets: tuple[str, ...]) -> str:
-        """Fetch new objects and branch heads (forced, pruned) unless they are unchanged; return what happened."""
+        """Fetch new objects and all branch heads (forced, pruned); return "fetched" or "unchanged"."""
         mirror = Mirror(path, self.git_timeout, secrets)
-        opts = remote_options(clone_url)
-        listing = run_git(
-            [*opts, "ls-remote", "--symref", clone_url, "HEAD", "refs/heads/*"],
-            cwd=path,
-            auth_env=env,
-            timeout=self.git_timeout,
-            secrets=secrets,
-        )
-        head_ref, remote_heads = parse_ls_remote(listing.stdout.decode("utf-8", "replace"))
-        action = "unchanged"
-        if remote_heads != mirror.heads():
-            fetch = ["fetch", "--prune", "--no-tags", "--quiet", "--no-write-fetch-head", clone_url, HEADS_REFSPEC]
-            run_git(
-                [f"--git-dir={path}", *opts, *fetch], cwd=path, auth_env=env, timeout=self.git_timeout, secrets=secrets
-            )
-            mirror.git(["config", "remote.origin.url", clone_url])
-            action = "fetched"
-        if head_ref is not None and head_ref.startswith("refs/heads/"):
-            current = mirror.git(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.decode().strip()
-            if current != head_ref:
-                mirror.git(["symbolic-ref", "HEAD", head_ref])
-        return action
+        before = mirror.heads()
+        # With a refs/heads/ refspec git asks the server for branch heads only (not refs/pull/*),
+        # and when they are all known locally no pack is requested: one round trip.
+        fetch = ["fetch", "--prune", "--no-tags", "--quiet", "--no-write-fetch-head", clone_url, HEADS_REFSPEC]
+        args = [f"--git-dir={path}", *remote_options(clone_url), *fetch]
+        run_git(args, cwd=path, auth_env=env, timeout=self.git_timeout, secrets=secrets)
+        if mirror.heads() == before:
+            return "unchanged"
+        mirror.git(["config", "remote.origin.url", clone_url])
+        return "fetched"
+
+    def _point_head(self, mirror: Mirror, clone_url: str, env: dict[str, str], default_branch: str | None) -> None:
+        """Point HEAD at `default_branch` if given, else follow the remote's HEAD when ours dangles."""
+        heads = mirror.heads()
+        current = mirror.git(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.decode().strip()
+        wanted = f"refs/heads/{default_branch}" if default_branch else current
+        if wanted not in heads and heads:  # e.g. the default branch was renamed upstream
+            opts = remote_options(clone_url)
+            args = [*opts, "ls-remote", "--symref", clone_url, "HEAD"]
+            listing = run_git(args, cwd=mirror.path, auth_env=env, timeout=self.git_timeout, secrets=mirror.secrets)
+            wanted = parse_ls_remote(listing.stdout.decode("utf-8", "replace"))[0] or current
+        if wanted != current and wanted in heads:
+            mirror.git(["symbolic-ref", "HEAD", wanted])
 
     def _discard(self, key: str, path: Path) -> None:
         """Move a mirror out of mirrors/ (atomically) and delete it; the caller holds the key's lock."""

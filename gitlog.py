@@ -13,6 +13,7 @@ from numstat import LOG_FORMAT, CommitRecord, excluded_set, parse_log, path_excl
 __all__ = [
     "CommitRecord",
     "is_ancestor",
+    "mailmap_blob",
     "parse_log",
     "path_excluded",
     "read_commits",
@@ -91,6 +92,21 @@ def is_ancestor(repo: Repo, old: str, new: str) -> bool:
     if result.returncode not in (0, 1):
         raise GitError(f"git merge-base failed (exit {result.returncode}): {_decode(result.stderr).strip()}")
     return result.returncode == 0
+
+
+def mailmap_blob(repo: Repo, head: str = "HEAD") -> str | None:
+    """Return the blob sha of `head`'s .mailmap (None without one).
+
+    Identities are read through the mailmap of the mirror's HEAD (git's default for bare
+    repositories), so stored identities are stale when this changes: re-read all commits then.
+    """
+    if not REV_RE.fullmatch(head) or head.startswith("^"):
+        raise ValueError(f"invalid revision {head!r}")
+    result = as_mirror(repo).git(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{head}:.mailmap"], check=False
+    )
+    sha = result.stdout.decode().strip()
+    return sha if result.returncode == 0 and sha else None
 
 
 def read_commits(

@@ -115,21 +115,19 @@ def command_name(args: list[str]) -> str:
     return "?"
 
 
-def run_git(
-    args: list[str],
+def run_process(
+    argv: list[str],
     *,
     cwd: str | os.PathLike[str] | None,
-    auth_env: dict[str, str] | None,
+    env: dict[str, str],
     timeout: float,
-    secrets: Iterable[str],
     input: bytes | None = None,
-    check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run `git <args>` and return its output; raise GitError (redacted) on timeout or failure."""
-    env = base_env() | (auth_env or {})
-    argv = ["git", *args]
-    name = command_name(args)
-    # Own process group, so a timeout also kills helpers (git-remote-https, index-pack) that hold our pipes.
+    """Run a command, capturing output; on timeout kill its whole process group and raise TimeoutExpired.
+
+    Unlike subprocess.run, which kills only the child, this also kills helpers the child started
+    (git-remote-https, index-pack, cloc's workers) that would otherwise keep our pipes open.
+    """
     with subprocess.Popen(
         argv,
         cwd=cwd,
@@ -145,10 +143,30 @@ def run_git(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            raise GitError(f"git {name} timed out after {timeout:g} s") from None
-    result = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
+def run_git(
+    args: list[str],
+    *,
+    cwd: str | os.PathLike[str] | None,
+    auth_env: dict[str, str] | None,
+    timeout: float,
+    secrets: Iterable[str],
+    input: bytes | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `git <args>` and return its output; raise GitError (redacted) on timeout or failure."""
+    name = command_name(args)
+    try:
+        result = run_process(["git", *args], cwd=cwd, env=base_env() | (auth_env or {}), timeout=timeout, input=input)
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {name} timed out after {timeout:g} s") from None
+    except OSError as error:
+        raise GitError(f"cannot run git: {error}") from None
     if check and result.returncode != 0:
-        detail = redact(stderr.decode("utf-8", "replace").strip(), list(secrets))
+        detail = redact(result.stderr.decode("utf-8", "replace").strip(), list(secrets))
         raise GitError(f"git {name} failed (exit {result.returncode}): {detail}")
     return result
 
@@ -197,5 +215,8 @@ class Mirror:
 
 
 def as_mirror(repo: Mirror | str | os.PathLike[str]) -> Mirror:
-    """Return `repo` as a Mirror (a plain path gets the default timeout)."""
-    return repo if isinstance(repo, Mirror) else Mirror(Path(repo))
+    """Return `repo` as a Mirror: a bare repository path, or a working tree whose .git is used."""
+    if isinstance(repo, Mirror):
+        return repo
+    path = Path(repo)
+    return Mirror(path / ".git" if (path / ".git").is_dir() else path)

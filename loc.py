@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -13,7 +14,7 @@ from typing import Protocol
 
 import loccount
 from gitrun import Mirror, as_mirror
-from loccount import FileCount, LocError
+from loccount import BlobKey, Counts, FileCount, LocError, TreeEntry
 
 __all__ = [
     "BlobCountStore",
@@ -30,7 +31,6 @@ __all__ = [
 ]
 
 Repo = Mirror | str | os.PathLike[str]
-BlobKey = tuple[str, str]
 # cloc always skips these directories (and files of these names), whatever --exclude-dir says.
 CLOC_ALWAYS_EXCLUDED = frozenset({".svn", ".cvs", ".hg", ".git", ".bzr", ".snapshot", ".config"})
 # cloc's default --max-file-size (100 MB): larger files are ignored, so they are never materialised.
@@ -39,16 +39,9 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 MAX_LANG_KEY = 100
 # Bytes of blobs read by one `git cat-file --batch`, to bound memory on huge trees.
 BATCH_BYTES = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class TreeEntry:
-    """A regular file of a git tree: its path, blob sha, mode and size in bytes."""
-
-    path: str
-    blob_sha: str
-    mode: str
-    size: int
+# Batches up to this size are written to tmpfs when there is one (memory use stays bounded).
+SHM = "/dev/shm"  # noqa: S108 - only the parent of a private mkdtemp directory
+SHM_MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -149,11 +142,14 @@ def count_tree(
     *,
     cloc_path: str | None,
     tool: str | None = None,
+    scratch_dir: str | None = None,
 ) -> LocResult:
     """Count code lines of `head`'s tree as a plain `cloc --exclude-dir=...` on a checkout would.
 
     Counts come from `store` where known; only missing (blob, lang_key) pairs are written to a
-    temporary directory and counted, by one cloc run (or pygount when cloc is absent).
+    temporary directory and counted by one cloc run, or by pygount when cloc is absent. The
+    directory is made under `scratch_dir`, else /dev/shm for batches up to SHM_MAX_BYTES, else
+    $TMPDIR. blobs_counted = entries added to the store.
     """
     mirror = as_mirror(repo)
     cloc = find_cloc(cloc_path)
@@ -164,9 +160,9 @@ def count_tree(
         raise ValueError(f"unknown LOC tool {tool!r}")
     entries = tree_entries(mirror, head, CLOC_ALWAYS_EXCLUDED | frozenset(excluded_dirs))
     keys = [(entry.blob_sha, lang_key(tool, entry.path)) for entry in entries]
-    counts: dict[BlobKey, FileCount | None] = store.get_many(list(dict.fromkeys(keys)))
+    counts: Counts = store.get_many(list(dict.fromkeys(keys)))
     missing = _missing(entries, keys, counts)
-    fresh = _count_missing(mirror, missing, tool, cloc) if missing else {}
+    fresh = _count_missing(mirror, missing, tool, cloc, scratch_dir) if missing else {}
     if fresh:
         store.put_many(fresh)
         counts.update(fresh)
@@ -174,9 +170,7 @@ def count_tree(
     return LocResult(total, by_language, files, blobs_counted=len(fresh))
 
 
-def _missing(
-    entries: list[TreeEntry], keys: list[BlobKey], known: dict[BlobKey, FileCount | None]
-) -> dict[BlobKey, TreeEntry]:
+def _missing(entries: list[TreeEntry], keys: list[BlobKey], known: Counts) -> dict[BlobKey, TreeEntry]:
     """Return one entry per key the store does not know yet."""
     missing: dict[BlobKey, TreeEntry] = {}
     for entry, key in zip(entries, keys, strict=True):
@@ -186,10 +180,10 @@ def _missing(
 
 
 def _count_missing(
-    mirror: Mirror, missing: dict[BlobKey, TreeEntry], tool: str, cloc: str | None
-) -> dict[BlobKey, FileCount | None]:
+    mirror: Mirror, missing: dict[BlobKey, TreeEntry], tool: str, cloc: str | None, scratch_dir: str | None
+) -> Counts:
     """Count the missing keys: empty and oversized files directly, the rest by the tool."""
-    result: dict[BlobKey, FileCount | None] = {}
+    result: Counts = {}
     to_count: dict[BlobKey, TreeEntry] = {}
     for key, entry in missing.items():
         if entry.size == 0 or entry.size > MAX_FILE_BYTES:
@@ -198,20 +192,41 @@ def _count_missing(
             to_count[key] = entry
     if not to_count:
         return result
-    with tempfile.TemporaryDirectory(prefix="loc-") as tmp:
+    total_bytes = sum(entry.size for entry in to_count.values())
+    parents = [scratch_dir] if scratch_dir is not None else [*_shm_for(total_bytes), None]
+    for parent in parents[:-1]:
+        try:
+            return result | _count_files(mirror, to_count, tool, cloc, parent, total_bytes)
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+    return result | _count_files(mirror, to_count, tool, cloc, parents[-1], total_bytes)
+
+
+def _shm_for(total_bytes: int) -> list[str]:
+    """Return [/dev/shm] when a batch is small enough for it: creating files there is far cheaper than on disk."""
+    if total_bytes <= SHM_MAX_BYTES and os.path.isdir(SHM) and os.access(SHM, os.W_OK | os.X_OK):
+        return [SHM]
+    return []
+
+
+def _count_files(
+    mirror: Mirror,
+    to_count: dict[BlobKey, TreeEntry],
+    tool: str,
+    cloc: str | None,
+    parent: str | None,
+    total_bytes: int,
+) -> Counts:
+    """Write the blobs under a temporary directory in `parent` (None: $TMPDIR) and count them."""
+    with tempfile.TemporaryDirectory(prefix="loc-", dir=parent) as tmp:
         files = loccount.materialise(mirror, to_count, Path(tmp), BATCH_BYTES)
-        if tool == "cloc":
-            assert cloc is not None
-            counted = loccount.run_cloc(cloc, Path(tmp), files, mirror.timeout)
-        else:
-            counted = loccount.run_pygount(Path(tmp), files)
-    result.update(counted)
-    return result
+        if tool == "cloc" and cloc is not None:
+            return loccount.run_cloc(cloc, Path(tmp), files, mirror.timeout, total_bytes)
+        return loccount.run_pygount(Path(tmp), files)
 
 
-def summarise(
-    entries: list[TreeEntry], keys: list[BlobKey], counts: dict[BlobKey, FileCount | None]
-) -> tuple[int, dict[str, int], int]:
+def summarise(entries: list[TreeEntry], keys: list[BlobKey], counts: Counts) -> tuple[int, dict[str, int], int]:
     """Return (total code, code by language, files) counting each content once, as cloc does.
 
     Among recognised files with identical content cloc keeps the last in sorted path order (its

@@ -8,16 +8,24 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from gitrun import Mirror
+from gitrun import Mirror, run_process
 
-if TYPE_CHECKING:
-    from loc import BlobKey, TreeEntry
-
+# Bytes to count above which cloc runs with several worker processes (about 2 s of counting).
+PARALLEL_CLOC_BYTES = 16 * 1024 * 1024
 # Characters cloc copies unescaped into its JSON file names. Replacing them with U+FFFD keeps the
 # language: no name or extension in cloc's tables contains either kind of character.
-_UNSAFE = {chr(code): "\ufffd" for code in [*range(32), 127, ord('"'), ord("\\")]}
+_UNSAFE = {code: "\ufffd" for code in [*range(32), 127, ord('"'), ord("\\")]}
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """A regular file of a git tree: its path, blob sha, mode and size in bytes."""
+
+    path: str
+    blob_sha: str
+    mode: str
+    size: int
 
 
 class LocError(Exception):
@@ -32,6 +40,10 @@ class FileCount:
     code: int
     comment: int
     blank: int
+
+
+BlobKey = tuple[str, str]  # (blob sha, lang_key)
+Counts = dict[BlobKey, FileCount | None]
 
 
 def safe_name(name: str) -> str:
@@ -93,31 +105,48 @@ def read_blobs(mirror: Mirror, shas: list[str]) -> Iterator[tuple[str, memoryvie
         pos = start + size + 1
 
 
-def cloc_command(cloc: str) -> list[str]:
+def cloc_command(cloc: str, processes: int = 0) -> list[str]:
     """Return the cloc invocation that reports every file (no uniqueness check, no per-file timeout)."""
     # --timeout 0: cloc's default drops a file whose filters run longer than lines/1000 s, which
-    # would make the count depend on machine load.
-    return [cloc, "--json", "--by-file", "--skip-uniqueness", "--quiet", "--timeout", "0", "."]
+    # would make the count depend on machine load. --processes only changes speed, not results.
+    return [
+        cloc,
+        "--json",
+        "--by-file",
+        "--skip-uniqueness",
+        "--quiet",
+        "--timeout",
+        "0",
+        f"--processes={processes}",
+        ".",
+    ]
 
 
-def run_cloc(cloc: str, root: Path, files: dict[str, BlobKey], timeout: float) -> dict[BlobKey, FileCount | None]:
+def cloc_processes(total_bytes: int) -> int:
+    """Return how many cloc workers to use: forking costs about a second, so only for big batches."""
+    cores = os.cpu_count() or 1
+    return min(cores, 8) if cores > 1 and total_bytes >= PARALLEL_CLOC_BYTES else 0
+
+
+def run_cloc(cloc: str, root: Path, files: dict[str, BlobKey], timeout: float, total_bytes: int = 0) -> Counts:
     """Count the files under root with one cloc run; files cloc does not report map to None."""
     # HOME=/dev/null: cloc would read ~/.config/cloc/options.txt otherwise.
     env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": os.devnull, "LC_ALL": "C", "LANG": "C"}
     try:
-        done = subprocess.run(cloc_command(cloc), cwd=root, env=env, capture_output=True, timeout=timeout, check=False)
+        done = run_process(cloc_command(cloc, cloc_processes(total_bytes)), cwd=root, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise LocError(f"cloc timed out after {timeout:g} s") from None
     except OSError as error:
         raise LocError(f"cannot run cloc ({cloc}): {error}") from None
     if done.returncode != 0:
-        raise LocError(f"cloc failed (exit {done.returncode}): {done.stderr.decode('utf-8', 'replace').strip()[:2000]}")
+        detail = (done.stderr or done.stdout).decode("utf-8", "replace").strip()[:2000]
+        raise LocError(f"cloc failed (exit {done.returncode}): {detail}")
     return parse_cloc_json(done.stdout, files)
 
 
-def parse_cloc_json(stdout: bytes, files: dict[str, BlobKey]) -> dict[BlobKey, FileCount | None]:
+def parse_cloc_json(stdout: bytes, files: dict[str, BlobKey]) -> Counts:
     """Map cloc's --by-file JSON back to keys; keys it does not mention are None (not source)."""
-    result: dict[BlobKey, FileCount | None] = dict.fromkeys(files.values())
+    result: Counts = dict.fromkeys(files.values())
     text = stdout.decode("utf-8", "replace").strip()
     if not text:
         return result  # cloc prints nothing when no file is recognised
@@ -132,11 +161,11 @@ def parse_cloc_json(stdout: bytes, files: dict[str, BlobKey]) -> dict[BlobKey, F
     return result
 
 
-def run_pygount(root: Path, files: dict[str, BlobKey]) -> dict[BlobKey, FileCount | None]:
+def run_pygount(root: Path, files: dict[str, BlobKey]) -> Counts:
     """Count each file with pygount; code = code + string-only lines, as pygount's cloc-xml output does."""
     from pygount import SourceAnalysis, SourceState
 
-    result: dict[BlobKey, FileCount | None] = {}
+    result: Counts = {}
     for relative, key in files.items():
         analysis = SourceAnalysis.from_file(str(root / relative), "")
         if analysis.state == SourceState.analyzed:

@@ -18,154 +18,55 @@ files. Merges record no changes (git prints no numstat for them).
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-# Git's own binary test: a NUL byte in the first 8000 bytes.
-BINARY_PROBE = 8000
+from tests.gitexpect import (
+    ALICE,
+    BOB,
+    CAROL,
+    FileChange,
+    Identity,
+    ScriptedCommit,
+    expected_active_days,
+    expected_churn,
+    expected_commits,
+    expected_time_spent_minutes,
+    is_binary,
+    lcs_length,
+    line_delta,
+    split_lines,
+    under_excluded_dir,
+)
+
+__all__ = [
+    "ALICE",
+    "BOB",
+    "CAROL",
+    "DEFAULT_START",
+    "FileChange",
+    "Identity",
+    "RepoBuilder",
+    "ScriptedCommit",
+    "clone_checkout",
+    "expected_active_days",
+    "expected_churn",
+    "expected_commits",
+    "expected_time_spent_minutes",
+    "is_binary",
+    "lcs_length",
+    "line_delta",
+    "split_lines",
+    "under_excluded_dir",
+]
+
 DEFAULT_START = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A commit author or committer."""
-
-    name: str
-    email: str
-
-
-ALICE = Identity("Alice Example", "alice@example.com")
-BOB = Identity("Bob Builder", "bob@example.org")
-CAROL = Identity("Carol Ünicode", "carol@example.net")
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """What one commit did to one path: lines added and deleted (None for binary), and the old path of a rename."""
-
-    path: str
-    added: int | None
-    deleted: int | None
-    old_path: str | None = None
-
-    @property
-    def lines(self) -> int:
-        """Return added + deleted, counting a binary file as 0."""
-        return (self.added or 0) + (self.deleted or 0)
-
-
-@dataclass(frozen=True)
-class ScriptedCommit:
-    """A commit as the test scripted it."""
-
-    sha: str
-    parents: tuple[str, ...]
-    author: Identity
-    committer: Identity
-    authored_at: datetime
-    committed_at: datetime
-    subject: str
-    changes: tuple[FileChange, ...] = ()
-
-    @property
-    def is_merge(self) -> bool:
-        """Tell whether the commit has more than one parent."""
-        return len(self.parents) > 1
-
-    @property
-    def additions(self) -> int:
-        """Return lines added over all files."""
-        return sum(change.added or 0 for change in self.changes)
-
-    @property
-    def deletions(self) -> int:
-        """Return lines deleted over all files."""
-        return sum(change.deleted or 0 for change in self.changes)
-
-    @property
-    def files_changed(self) -> int:
-        """Return the number of files changed (binary files included)."""
-        return len(self.changes)
-
-    def churn(self, excluded_dirs: Iterable[str]) -> int:
-        """Return added + deleted outside excluded directories; 0 for a merge."""
-        if self.is_merge:
-            return 0
-        return sum(change.lines for change in self.changes if not under_excluded_dir(change.path, excluded_dirs))
-
-
-def under_excluded_dir(path: str, excluded_dirs: Iterable[str]) -> bool:
-    """Tell whether a directory component of `path` is one of the excluded names."""
-    names = set(excluded_dirs)
-    return any(part in names for part in path.split("/")[:-1])
-
-
-def expected_commits(commits: Iterable[ScriptedCommit]) -> int:
-    """Return the number of commits."""
-    return len(list(commits))
-
-
-def expected_churn(commits: Iterable[ScriptedCommit], excluded_dirs: Iterable[str]) -> int:
-    """Return the summed churn of the commits."""
-    names = list(excluded_dirs)
-    return sum(commit.churn(names) for commit in commits)
-
-
-def expected_active_days(commits: Iterable[ScriptedCommit]) -> int:
-    """Return the number of distinct UTC dates among committer dates."""
-    return len({commit.committed_at.astimezone(UTC).date() for commit in commits})
-
-
-def expected_time_spent_minutes(commits: Iterable[ScriptedCommit]) -> float:
-    """Return minutes between the oldest and newest committer dates (0 without commits)."""
-    dates = [commit.committed_at for commit in commits]
-    return (max(dates) - min(dates)).total_seconds() / 60 if dates else 0.0
-
-
-def split_lines(data: bytes) -> list[bytes]:
-    """Split content into lines the way git's diff does (a last line may lack its newline)."""
-    if not data:
-        return []
-    lines = [line + b"\n" for line in data.split(b"\n")]
-    lines[-1] = lines[-1][:-1]
-    return lines if lines[-1] else lines[:-1]
-
-
-def lcs_length(old: list[bytes], new: list[bytes]) -> int:
-    """Return the length of the longest common subsequence of two line lists."""
-    prefix = 0
-    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
-        suffix += 1
-    a, b = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
-    previous = [0] * (len(b) + 1)
-    for line in a:
-        current = [0]
-        for j, other in enumerate(b):
-            current.append(previous[j] + 1 if line == other else max(previous[j + 1], current[j]))
-        previous = current
-    return prefix + suffix + previous[-1]
-
-
-def is_binary(data: bytes) -> bool:
-    """Tell whether git would treat the content as binary."""
-    return b"\0" in data[:BINARY_PROBE]
-
-
-def line_delta(old: bytes, new: bytes) -> tuple[int | None, int | None]:
-    """Return (added, deleted) lines from old to new content, or (None, None) if either is binary."""
-    if is_binary(old) or is_binary(new):
-        return None, None
-    old_lines, new_lines = split_lines(old), split_lines(new)
-    common = lcs_length(old_lines, new_lines)
-    return len(new_lines) - common, len(old_lines) - common
 
 
 def git_date(moment: datetime) -> str:
@@ -189,7 +90,11 @@ class _Pending:
 class RepoBuilder:
     """A working repository whose commits are scripted and recorded, publishable as a bare repo.
 
-    Dates default to DEFAULT_START plus one hour per commit; pass `at=` (timezone-aware) to choose.
+    Stage edits with write/write_many/delete/rename/symlink/gitlink, then commit(); branch(),
+    checkout() and merge() make merges; reset_hard() then new commits and publish() make a
+    force-push rewrite. publish() with no commit gives an empty repository. Committer dates
+    default to DEFAULT_START plus one hour per commit; pass `at=` (timezone-aware) to choose.
+    `commits` holds every ScriptedCommit by sha; history(head) walks the scripted parents.
     """
 
     def __init__(self, root: Path, *, branch: str = "main") -> None:
@@ -202,6 +107,17 @@ class RepoBuilder:
         self._clock = DEFAULT_START
         self.work.mkdir(parents=True)
         self.git("init", "-q", "-b", branch)
+
+    def copy_to(self, root: Path) -> RepoBuilder:
+        """Return an independent copy (working repo, bare remote and records) under `root`."""
+        if self._pending.old or self._pending.gitlinks:
+            raise ValueError("commit or drop the staged edits before copying")
+        shutil.copytree(self.root, root, symlinks=True)
+        twin = copy.copy(self)
+        twin.root, twin.work, twin.bare = Path(root), Path(root) / "work", Path(root) / "remote.git"
+        twin.commits = dict(self.commits)
+        twin._pending = _Pending()
+        return twin
 
     def git(self, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None) -> str:
         """Run git in the working repository with a neutral config; return stdout."""
@@ -228,7 +144,7 @@ class RepoBuilder:
         self._remember(path).unlink()
 
     def rename(self, old: str, new: str, content: str | bytes | None = None) -> None:
-        """Move a file, optionally changing it (keep it over 50% similar so git sees a rename)."""
+        """Move a committed file, optionally changing it (keep it over 50% similar so git sees a rename)."""
         if self._exists(new):
             raise ValueError(f"rename target exists: {new!r}")
         data = self._current(old)
@@ -293,7 +209,7 @@ class RepoBuilder:
         return self.git("rev-parse", "--verify", f"refs/heads/{branch}" if branch else "HEAD").strip()
 
     def history(self, head: str | None = None) -> list[ScriptedCommit]:
-        """Return the recorded commits reachable from `head` (a sha or branch; default: current), by scripted parents."""
+        """Return recorded commits reachable from `head` (sha or branch; default: current) by scripted parents."""
         start = head if head in self.commits else self.head(head)
         seen: dict[str, ScriptedCommit] = {}
         stack = [start]
@@ -391,7 +307,7 @@ def run(argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None, inp
     """Run a command with git's user/system config neutralised; return stdout (raise on failure)."""
     full_env = {
         "PATH": os.environ.get("PATH", os.defpath),
-        "HOME": str(cwd),
+        "HOME": os.devnull,
         "LC_ALL": "C",
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
@@ -408,8 +324,15 @@ def run(argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None, inp
     }
     done = subprocess.run(argv, cwd=cwd, env=full_env, input=input, capture_output=True, timeout=60, check=False)
     if done.returncode != 0:
-        raise subprocess.CalledProcessError(done.returncode, argv, done.stdout, done.stderr)
+        raise CommandError(done.returncode, argv, done.stdout, done.stderr)
     return done.stdout.decode("utf-8", "replace")
+
+
+class CommandError(subprocess.CalledProcessError):
+    """A failed command whose message includes its stderr."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}\n{self.stderr.decode('utf-8', 'replace').strip()}"
 
 
 def clone_checkout(url: str, dest: Path, ref: str | None = None) -> Path:
