@@ -107,14 +107,16 @@ def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> 
     rules = commit_history.fingerprint(excluded, mirror, head, settings.secrets())
     before = (project.commit_count or 0, project.head_sha, project.loc or 0)
     need_loc = rules != project.analysis_fingerprint or head != project.loc_head_sha
+    blobs = DbBlobStore(db.engine, deferred=True)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-loc") as pool:
         counting = (
-            pool.submit(loc.count_tree, mirror, head, excluded, DbBlobStore(db.engine), cloc_path=settings.cloc_path)
+            pool.submit(loc.count_tree, mirror, head, excluded, blobs, cloc_path=settings.cloc_path)
             if need_loc
             else None
         )
         result = commit_history.sync(project, mirror, head, excluded, rules)
         counted = counting.result() if counting else None
+    blobs.flush(db.session.connection())
     if result.mode != "unchanged":
         commit_history.apply_stats(project, commit_history.stored_stats(project.id))
     if counted is not None:

@@ -14,7 +14,7 @@ from typing import Any
 from apiflask import APIFlask
 
 import errors
-from extensions import cors, db, migrate
+from extensions import cors, db, install_sqlite_pragmas, migrate
 from redaction import install_log_redaction
 from models import render_item
 from runtime import EXTENSION_KEY, build_runtime
@@ -79,6 +79,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
     configure_logging(settings)
     _flask_config(app, settings)
 
+    install_sqlite_pragmas()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True,
                      render_item=render_item)

@@ -23,3 +23,23 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 cors = CORS()
+
+
+def sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    """Turn on what SQLite leaves off: foreign keys (ON DELETE CASCADE) and WAL (readers beside a writer)."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def install_sqlite_pragmas() -> None:
+    """Register `sqlite_pragmas` for every new connection (idempotent)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", sqlite_pragmas):
+        event.listen(Engine, "connect", sqlite_pragmas)

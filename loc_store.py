@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, insert, select, tuple_
+from sqlalchemy import Connection, Engine, insert, select, tuple_
 
 from loc import FileCount
 from models import LocBlob
@@ -22,10 +22,17 @@ def upsert_ignore(engine: Engine, table, rows: list[dict], index_elements: list[
 
 
 class DbBlobStore:
-    """A BlobCountStore on the `loc_blobs` table; uses its own connections, so it is thread-safe."""
+    """A BlobCountStore on the `loc_blobs` table; uses its own connections, so it is thread-safe.
 
-    def __init__(self, engine: Engine) -> None:
+    With `deferred=True` new counts are kept in memory until `flush(connection)` writes them in
+    the caller's transaction (a counting thread must not write beside that transaction: on
+    SQLite it would wait for the caller's lock forever).
+    """
+
+    def __init__(self, engine: Engine, *, deferred: bool = False) -> None:
         self.engine = engine
+        self.deferred = deferred
+        self.pending: dict[tuple[str, str], FileCount | None] = {}
 
     def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], FileCount | None]:
         found: dict[tuple[str, str], FileCount | None] = {}
@@ -40,6 +47,18 @@ class DbBlobStore:
         return found
 
     def put_many(self, items: dict[tuple[str, str], FileCount | None]) -> None:
+        if self.deferred:
+            self.pending.update(items)
+            return
+        with self.engine.begin() as conn:
+            self._write(conn, items)
+
+    def flush(self, conn: Connection) -> None:
+        """Write the deferred counts with the caller's connection."""
+        self._write(conn, self.pending)
+        self.pending = {}
+
+    def _write(self, conn: Connection, items: dict[tuple[str, str], FileCount | None]) -> None:
         rows = [
             {
                 "blob_sha": blob,
@@ -54,6 +73,5 @@ class DbBlobStore:
         if not rows:
             return
         statement = upsert_ignore(self.engine, LocBlob.__table__, rows, ["blob_sha", "lang_key"])
-        with self.engine.begin() as conn:
-            for start in range(0, len(rows), CHUNK):
-                conn.execute(statement, rows[start : start + CHUNK])
+        for start in range(0, len(rows), CHUNK):
+            conn.execute(statement, rows[start : start + CHUNK])
