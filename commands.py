@@ -6,6 +6,7 @@ import time
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 import refresh_jobs
 from extensions import db
@@ -19,6 +20,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("refresh")
+@with_appcontext
 @click.option("--wait/--no-wait", default=False, help="Wait until the job has finished.")
 def refresh_command(wait: bool) -> None:
     """Start a refresh of every project (like POST /api/refresh?force=1)."""
@@ -34,6 +36,7 @@ def refresh_command(wait: bool) -> None:
 
 
 @click.command("reap")
+@with_appcontext
 def reap_command() -> None:
     """Resume or fail refresh jobs that stopped making progress."""
     refresh_jobs.reap_stale_jobs()

@@ -26,9 +26,10 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "project-tracker"
 ACTIVE_RQ_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
-# A repository job that dies with its worker (SIGKILL, dyno restart) is retried by RQ's
-# abandoned-job handling; these are the waits between attempts, in seconds.
-RETRY_INTERVALS = [5, 30]
+# A job that dies with its worker (SIGKILL, dyno restart) is retried by RQ's abandoned-job
+# handling, at once: a retry with an interval would wait for an RQ scheduler, whose lock may have
+# died with the same worker.
+MAX_RETRIES = 2
 
 
 def resolve(func_name: str) -> Callable[..., Any]:
@@ -77,7 +78,7 @@ class RQTaskQueue:
                 func_name,
                 *args,
                 job_id=job_id,
-                retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS) if retry else None,
+                retry=Retry(max=MAX_RETRIES) if retry else None,
                 result_ttl=3600,
                 failure_ttl=7 * 24 * 3600,
             )

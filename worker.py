@@ -24,6 +24,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--name", default=None, help="Worker name (default: RQ's).")
     parser.add_argument("--maintenance-interval", type=int, default=60, help="Seconds between registry clean-ups.")
     parser.add_argument("--job-monitoring-interval", type=int, default=10, help="Seconds between heartbeats.")
+    # An idle worker waits for a job up to (worker TTL - 15) s before it runs maintenance, which is
+    # what re-queues the jobs of a dead worker; RQ's default (420 s) would leave them for 7 minutes.
+    parser.add_argument("--worker-ttl", type=int, default=60, help="Seconds a silent worker counts as alive.")
     return parser.parse_args(argv)
 
 
@@ -43,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         name=args.name,
         maintenance_interval=args.maintenance_interval,
         job_monitoring_interval=args.job_monitoring_interval,
+        worker_ttl=args.worker_ttl,
     )
-    worker.work(burst=args.burst, with_scheduler=True, logging_level=logging.getLevelName(logging.INFO))
+    worker.work(burst=args.burst, with_scheduler=False, logging_level=logging.getLevelName(logging.INFO))
     return 0
 
 

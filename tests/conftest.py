@@ -185,12 +185,14 @@ class WorkerProcesses:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.files: list[Any] = []
 
-    def start(self, *extra: str) -> subprocess.Popen[bytes]:
+    def start(self, *extra: str, new_session: bool = False) -> subprocess.Popen[bytes]:
+        """Start a worker named `…-<index>`; `new_session` puts it and its work-horses in their own group."""
         index = len(self.processes)
         log = open(self.logdir / f"worker-{index}.log", "wb")  # noqa: SIM115 - closed with the process
-        args = [sys.executable, "worker.py", "--name", f"test-worker-{os.getpid()}-{index}-{time.time_ns()}",
-                "--maintenance-interval", "2", "--job-monitoring-interval", "1", *extra]  # fmt: skip
-        process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        args = [sys.executable, "worker.py", "--name", f"test-worker-{time.time_ns()}-{index}",
+                "--maintenance-interval", "2", "--job-monitoring-interval", "1", "--worker-ttl", "20", *extra]  # fmt: skip
+        process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=new_session)  # fmt: skip
         self.processes.append(process)
         self.files.append(log)
         return process

@@ -55,7 +55,8 @@ def test_docs_ui_is_served_without_a_cdn(client: Any) -> None:
     assert sources, "the docs page loads no assets"
     for source in sources:
         assert source.startswith("/"), f"docs page loads {source} from elsewhere"
-        assert client.get(source).status_code == 200, source
+        with client.get(source) as asset:
+            assert asset.status_code == 200, source
 
 
 @pytest.mark.parametrize("variable", ["GITHUB_ACCESS_TOKEN", "DATABASE_URL", "REDIS_URL", "ADMIN_TOKEN"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -140,16 +139,13 @@ def test_log_format_uses_mailmap_and_timestamps() -> None:
     assert LOG_FORMAT.split("%x00")[1:] == ["%H", "%P", "%aN", "%aE", "%at", "%cN", "%cE", "%ct", "%s"]
 
 
-def test_parse_log_is_fast() -> None:
+def test_parse_log_of_many_commits() -> None:
     commit = (
         header(SHA_A, SHA_B) + "\0\n12\t3\tsrc/module/file.py\0" + "4\t4\tnode_modules/x/y.js\0" + "1\t0\tREADME.md\0"
     )
     text = commit * 20_000
-    started = time.perf_counter()
     records = parse_log(text, EXCLUDED_DIRS)
-    elapsed = time.perf_counter() - started
     assert len(records) == 20_000 and sum(r.churn for r in records) == 20_000 * 16
-    assert elapsed < 2.0, f"parsing 20,000 commits took {elapsed:.2f} s"
 
 
 # -- against real repositories -------------------------------------------------------------------

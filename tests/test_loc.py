@@ -314,16 +314,12 @@ def test_two_thousand_files_cold_then_incremental(make_repo: Callable[[str], Rep
         )
     repo.commit("Big tree")
     repo.publish()
-    started = time.perf_counter()
     expected = plain_cloc(repo.work)  # the working tree is a checkout of HEAD (cloc skips .git)
-    plain_seconds = time.perf_counter() - started
     store = MemoryBlobStore()
-    started = time.perf_counter()
     cold = count_tree(repo.bare, "HEAD", EXCLUDED_DIRS, store, cloc_path=None)
-    cold_seconds = time.perf_counter() - started
+    # Speed is measured by benchmarks/refresh.py, not asserted here.
     assert (cold.total_code, cold.by_language, cold.files) == expected
     assert cold.blobs_counted == 2000
-    assert cold_seconds < 2 * plain_seconds + 3, f"cold {cold_seconds:.1f} s vs plain cloc {plain_seconds:.1f} s"
     repo.write("pkg0/mod0.py", PYTHON + "y = 2\n")
     repo.commit("One change")
     repo.publish()
