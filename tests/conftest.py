@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from tests.servers import PostgresServer, RedisServer
 
-pytest_plugins = ["tests.fixtures_git", "tests.fixtures_github"]
+pytest_plugins = ["tests.fixtures_git", "tests.fixtures_github", "tests.refresh_helpers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (

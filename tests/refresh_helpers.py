@@ -1,4 +1,4 @@
-"""Helpers for refresh tests: expected metrics computed without the code under test."""
+"""Helpers and fixtures for refresh tests: expected metrics computed without the code under test."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from metrics import LAST_FINISHED_FORMAT
+from tests.fixtures_git import SampleHistory
+from tests.github_standin import GitHubStandIn
 from tests.gitrepos import (
     ScriptedCommit,
     clone_checkout,
@@ -78,3 +82,11 @@ def refresh(client: Any, timeout: float = 60.0, query: str = "") -> dict[str, An
 
 def projects_by_name(client: Any) -> dict[str, dict[str, Any]]:
     return {p["name"]: p for p in client.get("/api/projects").get_json()}
+
+
+@pytest.fixture
+def tracked(client: Any, github: GitHubStandIn, sample_history: SampleHistory) -> SampleHistory:
+    """Track the sample history and refresh it once (cold)."""
+    github.add_repo("sample", clone_url=sample_history.url, languages={"Python": 100, "Go": 10})
+    assert refresh(client)["status"] == "completed"
+    return sample_history
