@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, insert, select, tuple_
+from sqlalchemy import Connection, Engine, Insert, Table, insert, select
 
 from loc import FileCount
 from models import LocBlob
 
 CHUNK = 400
+SHA_CHUNK = 900  # under SQLite's oldest bound-parameter limit (999)
 
 
-def upsert_ignore(engine: Engine, table, rows: list[dict], index_elements: list[str]):  # noqa: ANN001, ANN201
+def upsert_ignore(engine: Engine, table: Table, rows: list[dict], index_elements: list[str]) -> Insert:
     """Return an INSERT that skips rows whose key already exists (PostgreSQL and SQLite)."""
     if engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
@@ -35,15 +36,20 @@ class DbBlobStore:
         self.pending: dict[tuple[str, str], FileCount | None] = {}
 
     def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], FileCount | None]:
+        # One indexed IN on the blob sha (the primary key's first column) per chunk is far cheaper
+        # than a row-value IN; rows of other language keys are dropped here.
+        wanted = set(keys)
+        shas = sorted({sha for sha, _ in wanted})
         found: dict[tuple[str, str], FileCount | None] = {}
         table = LocBlob.__table__
         with self.engine.connect() as conn:
-            for start in range(0, len(keys), CHUNK):
-                chunk = keys[start : start + CHUNK]
-                query = select(table).where(tuple_(table.c.blob_sha, table.c.lang_key).in_(chunk))
+            for start in range(0, len(shas), SHA_CHUNK):
+                query = select(table).where(table.c.blob_sha.in_(shas[start : start + SHA_CHUNK]))
                 for row in conn.execute(query):
-                    count = None if row.language is None else FileCount(row.language, row.code, row.comment, row.blank)
-                    found[(row.blob_sha, row.lang_key)] = count
+                    key = (row.blob_sha, row.lang_key)
+                    if key in wanted:
+                        found[key] = None if row.language is None else FileCount(
+                            row.language, row.code, row.comment, row.blank)  # fmt: skip
         return found
 
     def put_many(self, items: dict[tuple[str, str], FileCount | None]) -> None:
