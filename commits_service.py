@@ -18,13 +18,6 @@ from models import Commit, Project
 BUCKETS = ("day", "week", "month")
 
 
-def get_project(project_id: int) -> Project:
-    project = db.session.get(Project, project_id)
-    if project is None:
-        raise APIError(404, "Repository not found")
-    return project
-
-
 def commit_json(commit: Commit) -> dict[str, Any]:
     return {
         "sha": commit.sha,
@@ -145,8 +138,12 @@ def activity(project: Project, bucket: str, where: CommitFilter) -> dict[str, An
     """Sum commits, additions and deletions per bucket, oldest first."""
     start = bucket_expression(bucket).label("start")
     query = (
-        select(start, func.count(Commit.id), func.coalesce(func.sum(Commit.additions), 0),
-               func.coalesce(func.sum(Commit.deletions), 0))  # fmt: skip
+        select(
+            start,
+            func.count(Commit.id),
+            func.coalesce(func.sum(Commit.additions), 0),
+            func.coalesce(func.sum(Commit.deletions), 0),
+        )
         .where(Commit.project_id == project.id, *where.conditions())
         .group_by(start)
         .order_by(start)

@@ -10,7 +10,7 @@ timeout = 60
 accesslog = "-"
 
 
-def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
+def post_worker_init(worker):
     """Start what the embedded default runs in-process (migrations on SQLite, scheduler)."""
     from app import start_embedded_services
 

@@ -10,15 +10,18 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from flask import Flask, current_app, has_app_context
 
+import events_poller
+import events_store
 import refresh_jobs
 from analysis import RepositoryError, refresh_project
 from discovery import discover, refreshable_projects
 from extensions import db
-from gitcache import GitError
 from gh_api import GitHubError
+from gitcache import GitError
 from loc import LocError
 from models import Project, RefreshJob
 from redaction import redact
@@ -108,7 +111,7 @@ def refresh_repository(project_id: int) -> None:
         refresh_jobs.finish_items(project_id, error, skipped=skipped)
 
 
-def _discovery_time(job_ids: list[str]):  # noqa: ANN202 - datetime | None
+def _discovery_time(job_ids: list[str]) -> datetime | None:
     """Return when a full refresh waiting for this project discovered it (its metadata is fresh)."""
     starts = [j.started_at for j in (db.session.get(RefreshJob, i) for i in job_ids) if j and j.scope == "all"]
     return min(starts) if starts else None
@@ -131,3 +134,26 @@ def reap_stale_jobs() -> None:
     """Resume or fail refresh jobs whose workers were lost."""
     with job_context():
         refresh_jobs.reap_stale_jobs()
+
+
+# -- GitHub events (issue 4) -------------------------------------------------------------------
+
+
+def poll_events(source_key: str) -> None:
+    """Poll one events source if it is due (failures are recorded on its EventSource row)."""
+    with job_context():
+        events_poller.poll_source(source_key)
+
+
+def poll_due_event_sources() -> None:
+    """Queue one poll job per events source whose next poll time has come."""
+    with job_context():
+        events_poller.enqueue_due_sources()
+
+
+def prune_events() -> None:
+    """Delete events older than EVENTS_RETENTION_DAYS."""
+    with job_context():
+        removed = events_store.prune_events(runtime().settings.events_retention_days)
+        if removed:
+            log.info("pruned %d events past the retention period", removed)

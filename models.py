@@ -296,6 +296,8 @@ class Event(db.Model):
     __table_args__ = (
         Index("ix_events_type_created", "type", "created_at"),
         Index("ix_events_repo_type_created", "repo_name", "type", "created_at"),
+        Index("ix_events_type_repo", "type", "repo_name"),
+        Index("ix_events_action_type_created", "action", "type", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -62,9 +62,7 @@ def _recent_completed(key_scope: str, project_id: int | None, seconds: int) -> R
     return db.session.scalar(query.order_by(RefreshJob.completed_at.desc()).limit(1))
 
 
-def start_refresh(
-    *, trigger: str, project: Project | None = None, cooldown: int = 0
-) -> tuple[RefreshJob, str]:
+def start_refresh(*, trigger: str, project: Project | None = None, cooldown: int = 0) -> tuple[RefreshJob, str]:
     """Start a refresh, or return the one already running (or, within `cooldown` s, just finished).
 
     Returns the job and what happened: "started", "running" or "recent".
@@ -213,8 +211,8 @@ def finish_items(project_id: int, error: str | None, *, skipped: bool = False) -
 def complete_if_done(job_id: str, *, allow_empty: bool = False) -> bool:
     """Complete the job if every item is counted; True for the one caller that completed it."""
     done = RefreshJob.repositories_processed >= RefreshJob.total_repositories
-    condition = or_(done, RefreshJob.total_repositories == 0) if allow_empty else and_(
-        done, RefreshJob.total_repositories > 0
+    condition = (
+        or_(done, RefreshJob.total_repositories == 0) if allow_empty else and_(done, RefreshJob.total_repositories > 0)
     )
     result = db.session.execute(
         update(RefreshJob)

@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy import select
 
+import events_poller
 import refresh_jobs
 from extensions import db
 from models import JOB_COMPLETED, RefreshJob, utcnow
@@ -25,6 +26,8 @@ from runtime import runtime
 
 log = logging.getLogger(__name__)
 REAP_SECONDS = 60
+EVENTS_TICK_SECONDS = 15  # how often due event sources are looked for (each has its own interval)
+EVENTS_PRUNE_SECONDS = 3600
 
 
 def acquire_tick(name: str, period_seconds: float) -> bool:
@@ -53,16 +56,31 @@ def scheduled_refresh() -> None:
     interval = timedelta(hours=settings.refresh_interval_hours)
     if not settings.github_token:
         log.info("scheduled refresh skipped: GITHUB_ACCESS_TOKEN is not set")
-        return
-    if refresh_is_due(interval) and acquire_tick("refresh", interval.total_seconds()):
+    elif not refresh_is_due(interval):
+        log.info("scheduled refresh skipped: the last one is recent")
+    elif not acquire_tick("refresh", interval.total_seconds()):
+        log.info("scheduled refresh skipped: another instance took this tick")
+    else:
         job, outcome = refresh_jobs.start_refresh(trigger="schedule")
-        log.info("scheduled refresh: %s (job %s)", outcome, job.id)
+        log.info("scheduled refresh %s (job %s)", outcome, job.id)
 
 
 def scheduled_reap() -> None:
     """Resume or fail refresh jobs whose workers were lost."""
     if acquire_tick("reap", REAP_SECONDS):
         refresh_jobs.reap_stale_jobs()
+
+
+def scheduled_event_polls() -> None:
+    """Queue the polls of due event sources if this instance holds the tick."""
+    if acquire_tick("events", EVENTS_TICK_SECONDS):
+        events_poller.enqueue_due_sources()
+
+
+def scheduled_event_prune() -> None:
+    """Queue the deletion of events past EVENTS_RETENTION_DAYS if this instance holds the tick."""
+    if acquire_tick("events-prune", EVENTS_PRUNE_SECONDS):
+        runtime().tasks.enqueue("jobs.prune_events", job_id="events-prune", retry=False)
 
 
 def in_app(app: Flask, func: Callable[[], None]) -> Callable[[], None]:
@@ -82,16 +100,23 @@ def in_app(app: Flask, func: Callable[[], None]) -> Callable[[], None]:
 
 
 def add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
-    """Register the periodic jobs; the refresh check runs hourly at most, and once at start."""
+    """Register the periodic jobs; the refresh check runs hourly at most, and soon after start."""
     settings = runtime(app).settings
-    check_every = min(3600.0, settings.refresh_interval_hours * 3600 / 4)
     now = utcnow()
-    scheduler.add_job(in_app(app, scheduled_refresh), IntervalTrigger(seconds=check_every), id="refresh",
-                      next_run_time=now + timedelta(seconds=5), coalesce=True, max_instances=1)  # fmt: skip
-    scheduler.add_job(in_app(app, scheduled_reap), IntervalTrigger(seconds=REAP_SECONDS), id="reap",
-                      coalesce=True, max_instances=1)  # fmt: skip
-    for extra in runtime(app).extras.get("scheduled", []):
-        extra(scheduler, app)
+    # (function, every seconds, first run after seconds or None for one period)
+    ticks: list[tuple[Callable[[], None], float, float | None]] = [
+        (scheduled_refresh, min(3600.0, settings.refresh_interval_hours * 3600 / 4), 5),
+        (scheduled_reap, REAP_SECONDS, None),
+    ]
+    if events_poller.polling_enabled(settings.event_sources):
+        ticks.append((scheduled_event_polls, EVENTS_TICK_SECONDS, 10))
+    if settings.events_retention_days > 0:
+        ticks.append((scheduled_event_prune, EVENTS_PRUNE_SECONDS, None))
+    for func, every, first in ticks:
+        # APScheduler reads next_run_time=None as "paused": leave it out for the default first run.
+        start = {"next_run_time": now + timedelta(seconds=first)} if first is not None else {}
+        scheduler.add_job(in_app(app, func), IntervalTrigger(seconds=every), id=func.__name__,
+                          coalesce=True, max_instances=1, **start)  # fmt: skip
 
 
 def start_in_process(app: Flask) -> BackgroundScheduler:

@@ -12,6 +12,9 @@ BLUEPRINT_MODULES = [
     "api.projects",
     "api.refresh",
     "api.commits",
+    "api.repos",
+    "api.events",
+    "api.charts",
     "docs_assets",
 ]
 

@@ -11,10 +11,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 import commit_history
 import commits_service
 import refresh_jobs
+from api.fields import MAX_INT32, query_text
 from api.refresh import RefreshStarted, started_json
 from auth import SECURITY_SCHEME, admin_required
 from commits_service import CommitFilter
 from extensions import db
+from repos_service import get_repository
 
 bp = APIBlueprint("commits", __name__, tag="Commits (seed 002)")
 
@@ -23,7 +25,7 @@ class WindowQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     since: AwareDatetime | None = Field(None, description="Committed at or after (ISO 8601 with offset).")
     until: AwareDatetime | None = Field(None, description="Committed before (ISO 8601 with offset).")
-    author: str | None = Field(None, max_length=255, description="Author email or name (exact, any case).")
+    author: query_text(255) | None = Field(None, description="Author email or name (exact, any case).")  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def ordered(self) -> WindowQuery:
@@ -47,7 +49,7 @@ class ActivityQuery(WindowQuery):
 class ContributorsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(10, ge=1, le=100)
-    repo: int | None = Field(None, ge=1, description="Only this repository's commits (its id).")
+    repo: int | None = Field(None, ge=1, le=MAX_INT32, description="Only this repository's commits (its id).")
 
 
 class ResetBody(BaseModel):
@@ -119,7 +121,7 @@ class ResetOut(RefreshStarted):
 @bp.doc(responses={404: "Repository not found"})
 def list_commits(repo_id: int, query: CommitsQuery) -> dict[str, Any]:
     """List a repository's commits, newest first, with cursor pagination."""
-    project = commits_service.get_project(repo_id)
+    project = get_repository(repo_id)
     return commits_service.commit_page(project, query.window(), query.limit, query.cursor)
 
 
@@ -129,7 +131,7 @@ def list_commits(repo_id: int, query: CommitsQuery) -> dict[str, Any]:
 def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
     """Rank authors by commits, across all repositories or one."""
     if query.repo is not None:
-        commits_service.get_project(query.repo)
+        get_repository(query.repo)
     return commits_service.top_contributors(query.limit, query.repo)
 
 
@@ -139,7 +141,7 @@ def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
 @bp.doc(responses={404: "Repository not found"})
 def repo_activity(repo_id: int, query: ActivityQuery) -> dict[str, Any]:
     """Sum a repository's commits, additions and deletions per day, week or month."""
-    project = commits_service.get_project(repo_id)
+    project = get_repository(repo_id)
     return commits_service.activity(project, query.bucket, query.window())
 
 
@@ -150,7 +152,7 @@ def repo_activity(repo_id: int, query: ActivityQuery) -> dict[str, Any]:
 @bp.doc(security=[{SECURITY_SCHEME: []}], responses={401: "Admin token missing or wrong", 404: "Repository not found"})
 def reset_collection_date(repo_id: int, body: ResetBody) -> dict[str, Any]:
     """Forget a repository's commits from a date and re-read them with a refresh."""
-    project = commits_service.get_project(repo_id)
+    project = get_repository(repo_id)
     forgotten = commit_history.forget_since(project, body.since())
     db.session.commit()
     job, outcome = refresh_jobs.start_refresh(trigger="reset_collection_date", project=project)

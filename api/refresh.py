@@ -51,7 +51,7 @@ class JobOut(BaseModel):
     error_message: str | None
     repositories_processed: int
     total_repositories: int
-    progress: float = Field(description="processed / total × 100, one decimal; 0 when total is 0.")
+    progress: float = Field(description="processed / total * 100, one decimal; 0 when total is 0.")
     repositories_failed: int
     trigger: str
     scope: str

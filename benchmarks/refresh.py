@@ -90,9 +90,18 @@ def service_rows(bares: dict[str, Path], large: Shape, work: Path, pg: PostgresS
     github = GitHubStandIn.start(login="bench-owner", user_id=7, token="ghp_" + "b" * 36)
     for name, bare in bares.items():
         github.add_repo(name, clone_url=bare.as_uri(), languages={"Python": 1000, "Go": 500})
-    app = create_app({"DATABASE_URL": url, "GITHUB_API_URL": github.api_url, "GITHUB_ACCESS_TOKEN": github.token,
-                      "RUN_SCHEDULER": "false", "CACHE_DIR": str(work / "cache"), "INSTANCE_PATH": str(work / "instance"),
-                      "REFRESH_COOLDOWN": "0", "LOG_LEVEL": "WARNING"})  # fmt: skip
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "GITHUB_API_URL": github.api_url,
+            "GITHUB_ACCESS_TOKEN": github.token,
+            "RUN_SCHEDULER": "false",
+            "CACHE_DIR": str(work / "cache"),
+            "INSTANCE_PATH": str(work / "instance"),
+            "REFRESH_COOLDOWN": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     client = app.test_client()
     try:
         cold, cold_calls, _ = run_refresh(client, github)
@@ -141,7 +150,7 @@ def main() -> int:
         rows = service_rows(bares, large, work, pg)
         rows += floor(list(sources.values()), work)
         total_floor = rows[-1].seconds
-        rows[0].note += f"; {rows[0].seconds / total_floor:.2f} × floor"
+        rows[0].note += f"; {rows[0].seconds / total_floor:.2f} x floor"
         print_table(rows, [large, small])
     finally:
         pg.stop()

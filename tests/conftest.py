@@ -97,7 +97,7 @@ def empty_tables(url: str) -> None:
             conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         else:
             for table in TABLES:
-                conn.execute(text(f"DELETE FROM {table}"))
+                conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - table names are the constant TABLES
     engine.dispose()
 
 
@@ -189,8 +189,9 @@ class WorkerProcesses:
         """Start a worker named `…-<index>`; `new_session` puts it and its work-horses in their own group."""
         index = len(self.processes)
         log = open(self.logdir / f"worker-{index}.log", "wb")  # noqa: SIM115 - closed with the process
-        args = [sys.executable, "worker.py", "--name", f"test-worker-{time.time_ns()}-{index}",
-                "--maintenance-interval", "2", "--job-monitoring-interval", "1", "--worker-ttl", "20", *extra]  # fmt: skip
+        name = f"test-worker-{time.time_ns()}-{index}"
+        timings = ["--maintenance-interval", "2", "--job-monitoring-interval", "1", "--worker-ttl", "20"]
+        args = [sys.executable, "worker.py", "--name", name, *timings, *extra]
         process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=new_session)  # fmt: skip
         self.processes.append(process)

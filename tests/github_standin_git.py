@@ -21,7 +21,7 @@ UNAUTHORIZED: GitAnswer = (
     [("WWW-Authenticate", 'Basic realm="GitHub"'), ("Content-Type", "text/plain"), ("Content-Length", "0")],
     b"",
 )
-NOT_FOUND: GitAnswer = (404, [("Content-Type", "text/plain")], b"Repository not found.\n")
+NOT_FOUND: GitAnswer = (404, [("Content-Type", "text/plain"), ("Content-Length", "22")], b"Repository not found.\n")
 
 
 def basic_password(authorization: str | None) -> str | None:

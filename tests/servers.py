@@ -95,7 +95,9 @@ class PostgresServer:
             "-c", "max_connections=200", "-c", "shared_buffers=128MB",
         ]  # fmt: skip
         log = open(root / "postgres.log", "wb")  # noqa: SIM115 - lives as long as the server
-        process = subprocess.Popen([*prefix, str(bindir / "postgres"), "-D", str(datadir), *options], stdout=log, stderr=log)
+        process = subprocess.Popen(
+            [*prefix, str(bindir / "postgres"), "-D", str(datadir), *options], stdout=log, stderr=log
+        )
         server = cls(port=port, datadir=datadir, prefix=prefix, bindir=bindir, process=process, log=log)
         server._wait_ready()
         return server
@@ -123,7 +125,9 @@ class PostgresServer:
         """Create (or re-create) a database and return its SQLAlchemy URL."""
         import psycopg
 
-        with psycopg.connect(f"host={LOOPBACK} port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"host={LOOPBACK} port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)

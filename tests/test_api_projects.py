@@ -113,7 +113,11 @@ def test_metrics_rollup_over_visible_projects(client: Any, portfolio: dict[str, 
     assert body["average_project_size_kb"] == 61.7
     assert body["project_with_most_loc"] == {"name": "tracker", "loc": 1500}
     assert body["most_common_language"] == {"language": "Python", "project_count": 1, "percentage": 50.0}
-    assert body["languages_breakdown"]["Unknown"] == {"project_count": 1, "total_loc": 0, "percentage_of_projects": 50.0}
+    assert body["languages_breakdown"]["Unknown"] == {
+        "project_count": 1,
+        "total_loc": 0,
+        "percentage_of_projects": 50.0,
+    }
 
 
 def test_metrics_with_no_projects_keeps_shape(client: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-UNDOCUMENTED_PREFIXES = ("/static", "/docs", "/openapi.json", "/docs-assets", "/redoc", "/charts/assets")
+UNDOCUMENTED_PREFIXES = ("/static", "/docs", "/openapi.json", "/docs-assets", "/redoc")
 
 
 def app_routes(app: Any) -> set[tuple[str, str]]:

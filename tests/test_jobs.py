@@ -142,8 +142,9 @@ def stale_job(app: Any, github: GitHubStandIn, make_repo: Any, attempts: int) ->
     """Store a running job whose worker vanished: one pending item, no heartbeat for an hour."""
     add_repos(github, make_repo, ["lost"])
     with app.app_context():
+        served = github.repo("octo-owner/lost")
         project = Project(owner="octo-owner", name="lost", full_name_key=full_name_key("octo-owner", "lost"),
-                          github_id=github.repo("octo-owner/lost").id, clone_url=github.repo("octo-owner/lost").clone_url)  # fmt: skip
+                          github_id=served.id, clone_url=served.clone_url)  # fmt: skip
         db.session.add(project)
         db.session.flush()
         long_ago = utcnow() - timedelta(hours=1)

@@ -1,0 +1,168 @@
+"""Serve stored GitHub events and seed 003's metrics over them (JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+import event_metrics
+import metrics
+from api.fields import MAX_INT32, query_text
+from event_metrics import EventFilter
+from event_types import EventType
+from extensions import db
+from models import EventSource
+
+bp = APIBlueprint("events", __name__, tag="Events (seed 003)")
+MAX_OFFSET = 10**10  # seconds (~317 years): a window start far before GitHub, still a valid date
+
+
+class FilterQuery(BaseModel):
+    """Filters shared by the event endpoints and chart pages."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: query_text(64) | None = Field(None, description="Payload action, case-insensitive.")  # type: ignore[valid-type]
+    repository_name: query_text(140) | None = Field(None, description="Exact `owner/name`.")  # type: ignore[valid-type]
+
+    def filters(self, **extra: Any) -> EventFilter:
+        """Return these filters for event_metrics."""
+        return EventFilter(action=self.action, repository_name=self.repository_name, **extra)
+
+
+class AvgTimeQuery(FilterQuery):
+    event_type: EventType | None = Field(None, description="A GitHub event type; every type when absent.")
+
+
+class TotalCountQuery(FilterQuery):
+    offset: int = Field(gt=0, le=MAX_OFFSET, description="Window: events created in the last `offset` seconds.")
+
+
+class MultipleReposQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event_type: EventType = Field(description="A GitHub event type.")
+    minimal_events_count: int = Field(
+        2, ge=1, le=MAX_INT32, description="Repositories with strictly more events are listed."
+    )
+
+
+class ListQuery(AvgTimeQuery):
+    offset: int | None = Field(None, gt=0, le=MAX_OFFSET, description="Only events of the last `offset` seconds.")
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: int = Field(50, ge=1, le=100)
+
+
+class AvgTimeOut(BaseModel):
+    oldest_event_time: str | None = Field(description="Creation time of the oldest matching event.")
+    repository_name: str = Field(description='The filter, or "all".')
+    events_count: int
+    avg_time: float | None = Field(description="Mean seconds between adjacent events, 2 dp; null below 2 events.")
+    event_type: str | None
+    newest_event_time: str | None
+
+
+class TotalCountOut(BaseModel):
+    oldest_event_time: str | None = Field(description="Oldest event in the window that matches the filters.")
+    repository_name: str
+    events_count: dict[str, int] = Field(
+        description="pr_event, watch_event, issue_event, every other type by its GitHub name, and total."
+    )
+
+
+class MultipleReposOut(BaseModel):
+    event_type: str
+    repositories: dict[str, int] = Field(description="owner/name → number of events of the type.")
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str
+    action: str | None
+    repository_id: int | None
+    repository_name: str | None
+    actor_id: int | None
+    actor_login: str | None
+    created_at: str | None
+    inserted_at: str | None
+    payload: Any
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class SourceOut(BaseModel):
+    key: str
+    path: str
+    poll_interval: int
+    last_polled_at: str | None
+    next_poll_at: str | None
+    last_status: int | None
+    last_error: str | None
+    events_stored: int
+    newest_event_id: int | None
+
+
+def since(offset: int | None) -> Any:
+    """Return the start of the window of the last `offset` seconds (None: no window)."""
+    return event_metrics.window_start(offset) if offset else None
+
+
+@bp.get("/api/events")
+@bp.input(ListQuery, location="query", arg_name="query")
+@bp.output(EventPage)
+def list_events(query: ListQuery) -> dict[str, Any]:
+    """List stored events, newest first, filtered and paginated."""
+    filters = query.filters(event_type=query.event_type, since=since(query.offset))
+    return event_metrics.list_events(filters, query.page, query.per_page)
+
+
+@bp.get("/api/events/metrics/avg-time")
+@bp.input(AvgTimeQuery, location="query", arg_name="query")
+@bp.output(AvgTimeOut)
+def avg_time(query: AvgTimeQuery) -> dict[str, Any]:
+    """Return the average time between adjacent matching events."""
+    return event_metrics.avg_time(query.filters(event_type=query.event_type))
+
+
+@bp.get("/api/events/metrics/total-count")
+@bp.input(TotalCountQuery, location="query", arg_name="query")
+@bp.output(TotalCountOut)
+def total_count(query: TotalCountQuery) -> dict[str, Any]:
+    """Count matching events per type within the last `offset` seconds."""
+    return event_metrics.total_count(query.filters(since=since(query.offset)))
+
+
+@bp.get("/api/events/metrics/multiple-events-repos")
+@bp.input(MultipleReposQuery, location="query", arg_name="query")
+@bp.output(MultipleReposOut)
+def multiple_events_repos(query: MultipleReposQuery) -> dict[str, Any]:
+    """List repositories with more than `minimal_events_count` events of a type."""
+    return event_metrics.multiple_events_repos(query.event_type, query.minimal_events_count)
+
+
+@bp.get("/api/events/sources")
+@bp.output(list[SourceOut])
+def list_sources() -> list[dict[str, Any]]:
+    """List the polled event sources with their last outcome."""
+    sources = db.session.scalars(select(EventSource).order_by(EventSource.key))
+    return [
+        {
+            "key": s.key,
+            "path": s.path,
+            "poll_interval": s.poll_interval,
+            "last_polled_at": metrics.iso(s.last_polled_at),
+            "next_poll_at": metrics.iso(s.next_poll_at),
+            "last_status": s.last_status,
+            "last_error": s.last_error,
+            "events_stored": s.events_stored or 0,
+            "newest_event_id": s.newest_event_id,
+        }
+        for s in sources
+    ]

@@ -1,0 +1,169 @@
+"""Benchmark event ingestion and the event metrics on PostgreSQL (`make bench-events`).
+
+Starts a private PostgreSQL (tests/servers.py), migrates it, stores 1,000,000 synthetic GitHub
+events through the poller's own path (`events_store.store_events`: map, look up known ids,
+INSERT … ON CONFLICT DO NOTHING), then times each metric endpoint through the app (median of
+20 calls). Targets: ≥ 20,000 events/s, each metric ≤ 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+import events_store  # noqa: E402
+from app import MIGRATIONS_DIR, create_app  # noqa: E402
+from extensions import db  # noqa: E402
+from tests.servers import PostgresServer  # noqa: E402
+
+INGEST_TARGET = 20_000  # events/s
+METRIC_TARGET_MS = 200.0
+BATCH = 10_000  # events handed to store_events at once (GitHub pages are 100; a backfill is larger)
+REPOS = 20_000
+WEIGHTS = {
+    "PushEvent": 45, "CreateEvent": 12, "WatchEvent": 10, "IssueCommentEvent": 8, "PullRequestEvent": 7,
+    "IssuesEvent": 4, "ForkEvent": 3, "DeleteEvent": 3, "PullRequestReviewEvent": 3,
+    "PullRequestReviewCommentEvent": 2, "ReleaseEvent": 1, "GollumEvent": 0.5, "MemberEvent": 0.3,
+    "CommitCommentEvent": 0.3, "PublicEvent": 0.2, "DiscussionEvent": 0.2,
+}  # fmt: skip
+ACTIONS = {
+    "WatchEvent": ["started"], "IssuesEvent": ["opened", "closed", "reopened"], "IssueCommentEvent": ["created"],
+    "PullRequestEvent": ["opened", "closed", "reopened"], "PullRequestReviewEvent": ["created"],
+    "PullRequestReviewCommentEvent": ["created"], "ReleaseEvent": ["published"], "MemberEvent": ["added"],
+    "DiscussionEvent": ["created"], "CommitCommentEvent": ["created"],
+}  # fmt: skip
+BUSY_REPO = "org-0/repo-0"
+
+
+def synthetic_events(count: int, seed: int = 3) -> Iterator[dict[str, Any]]:
+    """Yield GitHub-shaped events over the last 30 days; repositories follow a long-tailed popularity."""
+    rng = random.Random(seed)
+    types, weights = list(WEIGHTS), list(WEIGHTS.values())
+    now = datetime.now(UTC)
+    for index in range(count):
+        kind = rng.choices(types, weights)[0]
+        repo = min(int(rng.paretovariate(1.0) * 10) - 10, REPOS - 1)  # the busiest holds ~9 %
+        payload: dict[str, Any] = {"action": rng.choice(ACTIONS[kind])} if kind in ACTIONS else {}
+        if kind == "PushEvent":
+            payload = {"push_id": index, "ref": "refs/heads/main", "head": f"{index:040x}", "before": "0" * 40}
+        yield {
+            "id": str(50_000_000_000 + index),
+            "type": kind,
+            "actor": {"id": 1000 + index % 50_000, "login": f"user-{index % 50_000}"},
+            "repo": {"id": 9_000_000 + repo, "name": f"org-{repo % 997}/repo-{repo}"},
+            "payload": payload,
+            "public": True,
+            "created_at": (now - timedelta(seconds=rng.uniform(0, 30 * 86400))).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+
+def ingest(app: Any, count: int) -> float:
+    """Store `count` events in batches; return events per second (generation time excluded)."""
+    spent, batch = 0.0, []
+    with app.app_context():
+        for event in synthetic_events(count):
+            batch.append(event)
+            if len(batch) == BATCH:
+                spent += _store(batch)
+                batch = []
+        if batch:
+            spent += _store(batch)
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE events"))  # what autovacuum does after a bulk load
+    return count / spent
+
+
+def _store(batch: list[dict[str, Any]]) -> float:
+    started = time.perf_counter()
+    result = events_store.store_events(batch)
+    assert result.inserted == len(batch), result
+    return time.perf_counter() - started
+
+
+METRIC = "/api/events/metrics"
+AVG, TOTAL, BUSY = f"{METRIC}/avg-time", f"{METRIC}/total-count", f"{METRIC}/multiple-events-repos"
+METRICS = [
+    ("avg-time, all events", AVG),
+    ("avg-time, PushEvent", f"{AVG}?event_type=PushEvent"),
+    ("avg-time, IssuesEvent opened", f"{AVG}?event_type=IssuesEvent&action=opened"),
+    ("avg-time, one busy repo", f"{AVG}?repository_name={BUSY_REPO}"),
+    ("avg-time, WatchEvent of one repo", f"{AVG}?event_type=WatchEvent&repository_name={BUSY_REPO}"),
+    ("total-count, last hour", f"{TOTAL}?offset=3600"),
+    ("total-count, last 30 days (all)", f"{TOTAL}?offset=2592000"),
+    ("total-count, 7 days, action opened", f"{TOTAL}?offset=604800&action=opened"),
+    ("total-count, 30 days, one repo", f"{TOTAL}?offset=2592000&repository_name={BUSY_REPO}"),
+    ("multiple-events-repos, WatchEvent", f"{BUSY}?event_type=WatchEvent"),
+    ("multiple-events-repos, PushEvent > 100", f"{BUSY}?event_type=PushEvent&minimal_events_count=100"),
+    ("events list, PushEvent page 1", "/api/events?event_type=PushEvent&per_page=50"),
+]
+
+
+def time_metrics(app: Any, calls: int) -> list[tuple[str, str, float]]:
+    """Return (name, url, median ms) of each metric request."""
+    client = app.test_client()
+    rows = []
+    for name, url in METRICS:
+        assert client.get(url).status_code == 200, url  # warm-up, and a sanity check
+        samples = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            response = client.get(url)
+            samples.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+        rows.append((name, url, statistics.median(samples)))
+    return rows
+
+
+def report(count: int, rate: float, rows: list[tuple[str, str, float]]) -> bool:
+    """Print the table; return whether every target was met."""
+    ok = rate >= INGEST_TARGET and all(ms <= METRIC_TARGET_MS for _, _, ms in rows)
+    width = max(len(name) for name, _, _ in rows)
+    print(f"\nPostgreSQL, {count:,} synthetic events")
+    print(f"{'measure':<{width}}  {'result':>14}  target")
+    print(f"{'ingest (store_events)':<{width}}  {rate:>10,.0f} ev/s  >= {INGEST_TARGET:,} ev/s"
+          f"  {'ok' if rate >= INGEST_TARGET else 'MISSED'}")  # fmt: skip
+    for name, _, ms in rows:
+        verdict = "ok" if ms <= METRIC_TARGET_MS else "MISSED"
+        print(f"{name:<{width}}  {ms:>11.1f} ms  <= {METRIC_TARGET_MS:.0f} ms (median of calls)  {verdict}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark on a throw-away PostgreSQL."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--calls", type=int, default=20)
+    args = parser.parse_args(argv)
+    server = PostgresServer.start()
+    try:
+        url = server.create_database("bench_events")
+        instance = tempfile.mkdtemp(prefix="pt-bench-")
+        app = create_app({"DATABASE_URL": url, "RUN_SCHEDULER": "false", "INSTANCE_PATH": instance,
+                          "LOG_LEVEL": "WARNING"})  # fmt: skip
+        with app.app_context():
+            upgrade(directory=str(MIGRATIONS_DIR))
+        rate = ingest(app, args.events)
+        ok = report(args.events, rate, time_metrics(app, args.calls))
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        server.stop()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
