@@ -40,6 +40,8 @@ def configure_logging(settings: Settings) -> None:
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root.setLevel(settings.log_level)
+    # APScheduler logs every tick at INFO: keep its warnings and errors only.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     install_log_redaction(settings.secrets())
 
 

@@ -115,7 +115,7 @@ def add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
     for func, every, first in ticks:
         # APScheduler reads next_run_time=None as "paused": leave it out for the default first run.
         start = {"next_run_time": now + timedelta(seconds=first)} if first is not None else {}
-        scheduler.add_job(in_app(app, func), IntervalTrigger(seconds=every), id=func.__name__,
+        scheduler.add_job(in_app(app, func), IntervalTrigger(seconds=every), id=func.__name__, name=func.__name__,
                           coalesce=True, max_instances=1, **start)  # fmt: skip
 
 
