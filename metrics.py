@@ -157,3 +157,17 @@ def rollup(projects: Sequence[ProjectFigures]) -> dict[str, Any]:
 
 def language_or_unknown(language: str | None) -> str:
     return language or UNKNOWN_LANGUAGE
+
+
+def seed004_fields(project: Any) -> dict[str, Any]:
+    """Return a project's seed-004 metric fields in seed 004's formats (any object with the columns)."""
+    return {
+        "time_spent": format_time_spent(project.time_spent_min or 0.0),
+        "loc": project.loc or 0,
+        "commits": project.commit_count or 0,
+        "active_days": project.active_days or 0,
+        "code_churn": project.code_churn or 0,
+        "last_finished": format_last_finished(project.last_commit_date),
+        "primary_language": language_or_unknown(project.primary_language),
+        "repository_size_kb": format_size_kb(project.size_kb),
+    }

@@ -162,14 +162,7 @@ def _github_json(project: Project) -> dict[str, Any]:
 def _metrics_json(project: Project) -> dict[str, Any]:
     """Return the seed-004 metric fields of the repository JSON, in seed 004's formats."""
     return {
-        "time_spent": metrics.format_time_spent(project.time_spent_min or 0.0),
-        "loc": project.loc or 0,
-        "commits": project.commit_count or 0,
-        "active_days": project.active_days or 0,
-        "code_churn": project.code_churn or 0,
-        "last_finished": metrics.format_last_finished(project.last_commit_date),
-        "primary_language": metrics.language_or_unknown(project.primary_language),
-        "repository_size_kb": metrics.format_size_kb(project.size_kb),
+        **metrics.seed004_fields(project),
         "loc_by_language": dict(project.loc_by_language or {}),
         "first_commit_date": metrics.iso(project.first_commit_date),
         "last_commit_date": metrics.iso(project.last_commit_date),

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from flask import Flask
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -85,7 +86,10 @@ class RQTaskQueue:
         return True
 
     def describe(self) -> dict[str, Any]:
-        return {"mode": "rq", "queue": QUEUE_NAME, "queued_jobs": self.queue.count}
+        try:
+            return {"mode": "rq", "queue": QUEUE_NAME, "queued_jobs": self.queue.count}
+        except RedisError as exc:
+            return {"mode": "rq", "queue": QUEUE_NAME, "error": f"Redis unreachable ({type(exc).__name__})"}
 
 
 class ThreadTaskQueue:
@@ -118,6 +122,11 @@ class ThreadTaskQueue:
         finally:
             with self.lock:
                 self.active.discard(job_id)
+
+    def is_busy(self) -> bool:
+        """Tell whether any job is queued or running."""
+        with self.lock:
+            return bool(self.active)
 
     def describe(self) -> dict[str, Any]:
         with self.lock:

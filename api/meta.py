@@ -6,11 +6,13 @@ import logging
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import current_app
+from flask import Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+import observability
 from extensions import db
 from runtime import rate_governor, runtime
 
@@ -63,6 +65,17 @@ def database_state() -> str:
         db.session.rollback()
         return "unreachable"
     return "ok"
+
+
+@bp.get("/metrics")
+@bp.doc(
+    summary="Prometheus metrics",
+    responses={200: {"description": "Prometheus text exposition format",
+                     "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}},
+)  # fmt: skip
+def prometheus_metrics() -> Response:
+    """Export projects, refresh jobs, stored rows and the GitHub budget for Prometheus."""
+    return Response(observability.render(), content_type=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/api/health")

@@ -108,14 +108,7 @@ def project_json(project: Project) -> dict[str, Any]:
     """Serialise a project in seed 004's shape plus the added fields."""
     return {
         "name": project.name,
-        "time_spent": metrics.format_time_spent(project.time_spent_min or 0.0),
-        "loc": project.loc or 0,
-        "commits": project.commit_count or 0,
-        "active_days": project.active_days or 0,
-        "code_churn": project.code_churn or 0,
-        "last_finished": metrics.format_last_finished(project.last_commit_date),
-        "primary_language": metrics.language_or_unknown(project.primary_language),
-        "repository_size_kb": metrics.format_size_kb(project.size_kb),
+        **metrics.seed004_fields(project),
         "id": project.id,
         "full_name": project.full_name,
         "owner": project.owner,

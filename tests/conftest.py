@@ -136,11 +136,14 @@ def build_app(config: dict[str, str]) -> Any:
 
 
 def dispose_app(app: Any) -> None:
+    """Let the jobs an embedded app started finish (tables are emptied next), then close it."""
     from extensions import db
     from runtime import runtime
+    from taskqueue import ThreadTaskQueue
 
     tasks = runtime(app).tasks
-    if hasattr(tasks, "shutdown"):
+    if isinstance(tasks, ThreadTaskQueue):
+        wait_for(lambda: not tasks.is_busy(), timeout=120, message="the app's background jobs to finish")
         tasks.shutdown()
     with app.app_context():
         db.session.remove()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from metrics import LAST_FINISHED_FORMAT
-from tests.fixtures_git import SampleHistory
+from tests.fixtures_git import EXCLUDED_DIRS, SampleHistory
 from tests.github_standin import GitHubStandIn
 from tests.gitrepos import (
     ScriptedCommit,
@@ -23,11 +23,6 @@ from tests.gitrepos import (
     expected_commits,
     expected_time_spent_minutes,
 )
-
-EXCLUDED_DIRS = (
-    "node_modules", "dist", "build", ".venv", ".env", ".github", ".idea", ".vscode",
-    "__pycache__", ".mypy_cache", ".pytest_cache",
-)  # fmt: skip
 
 
 def cloc_of_checkout(url: str, dest: Path) -> tuple[int, dict[str, int]]:

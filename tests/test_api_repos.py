@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,13 +26,6 @@ CREDENTIALS = "GitHub refused the server's credentials (GITHUB_ACCESS_TOKEN): "
 @pytest.fixture
 def config(config: dict[str, str]) -> dict[str, str]:
     return {**config, "ADMIN_TOKEN": ADMIN}
-
-
-@pytest.fixture(autouse=True)
-def settle(client: Any) -> Iterator[None]:
-    """Let the refreshes a test started finish before its app and tables are torn down."""
-    yield
-    settled(client)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,19 +10,12 @@ from sqlalchemy import select
 from extensions import db
 from models import Commit, DeletedRepository, Project, RefreshJob, RepoUpdate
 from tests.github_standin import GitHubStandIn
-from tests.repo_helpers import ADMIN, AUTH, add_project, count, finished, post, remote, settled
+from tests.repo_helpers import ADMIN, AUTH, add_project, count, finished, post, remote
 
 
 @pytest.fixture
 def config(config: dict[str, str]) -> dict[str, str]:
     return {**config, "ADMIN_TOKEN": ADMIN}
-
-
-@pytest.fixture(autouse=True)
-def settle(client: Any) -> Iterator[None]:
-    """Let the refreshes a test started finish before its app and tables are torn down."""
-    yield
-    settled(client)
 
 
 # -- GET /api/repos ------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,13 +35,6 @@ WRONG_CREDENTIALS = [
 @pytest.fixture
 def config(config: dict[str, str]) -> dict[str, str]:
     return {**config, "ADMIN_TOKEN": ADMIN, "REFRESH_COOLDOWN": "300"}
-
-
-@pytest.fixture(autouse=True)
-def settle(client: Any) -> Iterator[None]:
-    yield
-    wait_for(lambda: all(j["status"] in ("completed", "failed") for j in client.get("/api/refresh/jobs").get_json()),
-             message="refresh jobs to finish")  # fmt: skip
 
 
 def write_routes(app: Any) -> list[tuple[str, str]]:

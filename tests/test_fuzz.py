@@ -9,7 +9,6 @@ every run. Run with `-s` to see the statistics.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +26,6 @@ from schemathesis.specs.openapi.checks import (
 
 from extensions import db
 from models import Project, RepoUpdate, full_name_key
-from tests.conftest import wait_for
 from tests.github_standin import GitHubStandIn
 
 ADMIN = "fuzz-admin-token"
@@ -58,13 +56,6 @@ KNOWN_FAILURES: dict[str, str] = {}
 @pytest.fixture
 def config(config: dict[str, str]) -> dict[str, str]:
     return {**config, "ADMIN_TOKEN": ADMIN}
-
-
-@pytest.fixture(autouse=True)
-def settle(client: Any) -> Iterator[None]:
-    yield
-    wait_for(lambda: all(j["status"] in ("completed", "failed") for j in client.get("/api/refresh/jobs").get_json()),
-             timeout=120, message="refresh jobs to finish")  # fmt: skip
 
 
 def seed(app: Any, github: GitHubStandIn) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,18 +12,12 @@ from extensions import db
 from models import Project, RepoUpdate, full_name_key
 from tests.github_standin import GitHubStandIn
 from tests.gitrepos import RepoBuilder
-from tests.repo_helpers import ADMIN, AUTH, finished, settled
+from tests.repo_helpers import ADMIN, AUTH, finished
 
 
 @pytest.fixture
 def config(config: dict[str, str]) -> dict[str, str]:
     return {**config, "ADMIN_TOKEN": ADMIN}
-
-
-@pytest.fixture(autouse=True)
-def settle(client: Any) -> Iterator[None]:
-    yield
-    settled(client)
 
 
 @pytest.fixture
