@@ -23,7 +23,7 @@ from extensions import db
 from gh_api import GitHubError
 from gitcache import GitError
 from loc import LocError
-from models import Project, RefreshJob
+from models import Project, RefreshJob, utcnow
 from redaction import redact
 from runtime import runtime
 
@@ -122,8 +122,6 @@ def _record_failure(project_id: int, message: str) -> str:
     safe = redact(message, runtime().settings.secrets())
     project = db.session.get(Project, project_id)
     if project is not None:
-        from models import utcnow
-
         project.last_error, project.last_error_at = safe, utcnow()
         db.session.commit()
     log.warning("refresh of %s failed: %s", project.full_name if project else project_id, safe)

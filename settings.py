@@ -81,7 +81,6 @@ class Settings:
     github_rate_floor: int = 50
     github_max_pause: float = 900.0
     admin_token: str | None = field(default=None, repr=False)
-    webhook_secret: str | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     port: int = 5001
     cloc_path: str | None = None
@@ -111,7 +110,7 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         """Return every configured secret value, for redaction."""
-        return tuple(s for s in (self.github_token, self.admin_token, self.webhook_secret) if s)
+        return tuple(s for s in (self.github_token, self.admin_token) if s)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, instance_path: str = "") -> Settings:
@@ -142,7 +141,6 @@ class Settings:
                 github_rate_floor=int(v.get("GITHUB_RATE_FLOOR", 50)),
                 github_max_pause=float(v.get("GITHUB_MAX_PAUSE", 900.0)),
                 admin_token=v.get("ADMIN_TOKEN") or None,
-                webhook_secret=v.get("WEBHOOK_SECRET") or None,
                 cors_origins=_split_list(str(v["CORS_ORIGINS"])) if "CORS_ORIGINS" in v else DEFAULT_CORS_ORIGINS,
                 port=int(v.get("PORT", 5001)),
                 cloc_path=v.get("CLOC_PATH") or None,

@@ -135,10 +135,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commits", type=int, default=20_000)
     parser.add_argument("--files", type=int, default=2_000)
+    parser.add_argument("--without-small", action="store_true", help="Benchmark the large repository alone.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     large, small = Shape(args.commits, args.files), Shape(300, 60, seed=3)
-    sources = {"large": build(large, CACHE), "small": build(small, CACHE)}
+    shapes = [large] if args.without_small else [large, small]
+    sources = {"large": build(large, CACHE)} | ({} if args.without_small else {"small": build(small, CACHE)})
     pg = PostgresServer.start()
     work = Path(tempfile.mkdtemp(prefix="pt-bench-"))
     try:
@@ -151,7 +153,7 @@ def main() -> int:
         rows += floor(list(sources.values()), work)
         total_floor = rows[-1].seconds
         rows[0].note += f"; {rows[0].seconds / total_floor:.2f} x floor"
-        print_table(rows, [large, small])
+        print_table(rows, shapes)
     finally:
         pg.stop()
         shutil.rmtree(work, ignore_errors=True)
