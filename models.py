@@ -44,6 +44,8 @@ ITEM_FAILED = "failed"
 ITEM_SKIPPED = "skipped"
 FINISHED_ITEM_STATUSES = (ITEM_DONE, ITEM_FAILED, ITEM_SKIPPED)
 
+MAX_INT32 = 2**31 - 1  # the largest value of an Integer column (ids, counts compared with them)
+
 SOURCE_DISCOVERED = "discovered"
 SOURCE_ADDED = "added"
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, literal, nulls_last, or_, select, type_coerce, update
+from sqlalchemy import Select, delete, exists, func, literal, nulls_last, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
@@ -32,13 +32,11 @@ from gh_api import (
 )
 from models import (
     ACTIVE_JOB_STATUSES,
+    MAX_INT32,
     SOURCE_ADDED,
-    Commit,
     DeletedRepository,
     Project,
     RefreshJob,
-    RefreshJobItem,
-    RepoUpdate,
     full_name_key,
     utcnow,
 )
@@ -49,7 +47,6 @@ from repo_refs import RefError, RepoRef, accepted_hosts, check_pair, parse_url
 from runtime import rate_governor, runtime
 
 log = logging.getLogger(__name__)
-MAX_ID = 2**31 - 1  # projects.id is a 32-bit integer: larger ids cannot exist
 DELETED_NOTE = "The repository was deleted from tracking"
 SORT_COLUMNS = {
     "name": (func.lower(Project.name), func.lower(Project.owner)),
@@ -105,7 +102,7 @@ def reference(owner: str | None, name: str | None, url: str | None, owner_name: 
 
 def get_repository(repo_id: int) -> Project:
     """Return a tracked repository by id, or raise 404."""
-    project = db.session.get(Project, repo_id) if 0 < repo_id <= MAX_ID else None
+    project = db.session.get(Project, repo_id) if 0 < repo_id <= MAX_INT32 else None
     if project is None:
         raise APIError(404, "Repository not found")
     return project
@@ -336,11 +333,8 @@ def delete_repository(repo_id: int) -> None:
     active = select(RefreshJob.id).where(RefreshJob.project_id == ident, RefreshJob.status.in_(ACTIVE_JOB_STATUSES))
     for job_id in list(db.session.scalars(active)):
         refresh_jobs.fail_job(job_id, DELETED_NOTE)
-    # Explicit deletes: SQLite does not enforce the foreign keys' ON DELETE actions.
-    db.session.execute(delete(RepoUpdate).where(RepoUpdate.project_id == ident))
-    db.session.execute(delete(Commit).where(Commit.project_id == ident))
-    db.session.execute(update(RefreshJobItem).where(RefreshJobItem.project_id == ident).values(project_id=None))
-    db.session.execute(update(RefreshJob).where(RefreshJob.project_id == ident).values(project_id=None))
+    # The foreign keys remove its commits and history and unlink refresh rows (ON DELETE CASCADE /
+    # SET NULL; enforced on SQLite too, see extensions.sqlite_pragmas).
     db.session.execute(delete(Project).where(Project.id == ident))
     _forget_deletion(github_id, {key})
     db.session.add(DeletedRepository(github_id=github_id, full_name_key=key))

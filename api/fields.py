@@ -8,7 +8,9 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-MAX_INT32 = 2**31 - 1  # ids and counts compared with 32-bit integer columns
+from models import MAX_INT32
+
+__all__ = ["MAX_INT32", "plain_text", "query_text"]
 
 
 def plain_text(value: str, multiline: bool = False) -> str:
