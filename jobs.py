@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from flask import Flask, current_app, has_app_context
+from rq.timeouts import JobTimeoutException
 
 import events_poller
 import events_store
@@ -105,7 +106,10 @@ def refresh_repository(project_id: int) -> None:
             skipped, error = outcome.status == "skipped", outcome.note
         except EXPECTED_ERRORS as exc:
             error = _record_failure(project_id, str(exc))
-        except Exception as exc:
+        except JobTimeoutException:
+            limit = runtime().settings.job_timeout_seconds
+            error = _record_failure(project_id, f"The refresh took longer than JOB_TIMEOUT_SECONDS ({limit} s)")
+        except Exception as exc:  # a shutdown (BaseException) is not caught: RQ retries the job
             log.exception("refresh of project %s crashed", project_id)
             error = _record_failure(project_id, f"Internal error while refreshing ({type(exc).__name__})")
         refresh_jobs.finish_items(project_id, error, skipped=skipped)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -387,3 +390,40 @@ def test_concurrent_adds_of_one_repository_make_one_row(app: Any, github: GitHub
     assert conflict["id"] == created["id"]
     assert len(github.calls("/repos/octo-owner/tracker")) == 2
     assert count(app, Project) == 1
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A loopback port whose accept queue is full: a connection attempt hangs until it times out."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    yield port
+    for sock in [*fillers, server]:
+        sock.close()
+
+
+def test_github_connect_timeout_is_502(config: dict[str, str], unanswered_port: int) -> None:
+    from tests.conftest import build_app, dispose_app
+
+    app = build_app(
+        {**config, "GITHUB_API_URL": f"http://127.0.0.1:{unanswered_port}", "GITHUB_CONNECT_TIMEOUT": "0.5"}
+    )
+    try:
+        started = time.monotonic()
+        response = post(app.test_client(), {"owner": "octo-owner", "repo_name": "tracker"})
+        elapsed = time.monotonic() - started
+        assert response.status_code == 502
+        assert response.get_json()["code"] == "github_unavailable"
+        assert "ConnectTimeout" in response.get_json()["error"]
+        assert elapsed < 5  # two attempts of 0.5 s, not the 5 s default nor a hang
+    finally:
+        dispose_app(app)

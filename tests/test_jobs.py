@@ -249,3 +249,46 @@ def test_sigkilled_worker_mid_refresh_is_recovered(
     assert body["repositories_processed"] == 4
     assert body["repositories_failed"] == 0
     assert {n: p["commits"] for n, p in projects_by_name(client).items()} == {"a": 3, "b": 3, "c": 3, "d": 3}
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_worker_cleanly_and_its_job_is_retried(
+    rq_app: Any, rq_workers: Any, redis_url: str, github: GitHubStandIn, make_repo: Any
+) -> None:
+    add_repos(github, make_repo, ["slow"])
+    github.inject("/repos/octo-owner/slow/languages", delay(12))
+    first = rq_workers.start()
+    client = rq_app.test_client()
+    job_id = client.post("/api/refresh").get_json()["job_id"]
+    slow_id = wait_for(lambda: project_id(rq_app, "slow"), timeout=60, message="project slow")
+    wait_for(lambda: worker_holding(redis_url, f"repo-{slow_id}"), timeout=60, message="slow to start")
+
+    first.send_signal(signal.SIGTERM)  # what Heroku sends a dyno before it stops
+
+    assert first.wait(timeout=30) == 0
+    assert client.get(f"/api/refresh/status/{job_id}").get_json()["status"] == "running"  # not recorded as failed
+    rq_workers.start()
+    body = wait_for_job(client, job_id, timeout=60)
+    assert (body["status"], body["repositories_failed"], body["errors"]) == ("completed", 0, [])
+    assert "warm shut down requested" in rq_workers.logs()
+
+
+@pytest.mark.slow
+def test_a_repository_over_the_job_timeout_is_recorded(
+    rq_config: dict[str, str], rq_workers: Any, github: GitHubStandIn, make_repo: Any
+) -> None:
+    from tests.conftest import build_app, dispose_app
+
+    add_repos(github, make_repo, ["stuck", "quick"])
+    github.inject("/repos/octo-owner/stuck/languages", delay(8))
+    rq_workers.env["JOB_TIMEOUT_SECONDS"] = "3"
+    app = build_app({**rq_config, "JOB_TIMEOUT_SECONDS": "3"})
+    try:
+        rq_workers.start()
+        client = app.test_client()
+        body = wait_for_job(client, client.post("/api/refresh").get_json()["job_id"], timeout=60)
+        assert (body["status"], body["repositories_processed"], body["repositories_failed"]) == ("completed", 2, 1)
+        assert body["errors"] == [{"repository": "octo-owner/stuck", "status": "failed",
+                                   "error": "The refresh took longer than JOB_TIMEOUT_SECONDS (3 s)"}]  # fmt: skip
+    finally:
+        dispose_app(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,33 @@ def test_token_never_leaks_through_git_or_github_errors(
         assert token not in text
         assert token[4:] not in text
     assert any("git" in s.lower() for s in stored), stored
+
+
+def test_loc_falls_back_to_pygount_when_cloc_is_missing(
+    client: Any, github: GitHubStandIn, make_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pygount import SourceAnalysis
+
+    from tests.gitrepos import clone_checkout
+
+    repo = make_repo("nocloc")
+    repo.write_many({"app.py": "import os\n\n# comment\nprint(os.sep)\n", "web/ui.js": "const a = 1;\nexport { a };\n",
+                     "cmd/main.go": 'package main\n\nfunc main() {\n\tprintln("hi")\n}\n'})  # fmt: skip
+    repo.commit("three languages", at=datetime(2024, 2, 1, tzinfo=UTC))
+    github.add_repo("nocloc", clone_url=repo.publish())
+    bin_dir = tmp_path / "bin-without-cloc"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git"))
+    monkeypatch.setenv("PATH", str(bin_dir))  # git only: cloc is not installed as far as the service can see
+
+    job = refresh(client)
+
+    assert job["status"] == "completed", job
+    checkout = clone_checkout(repo.bare.as_uri(), tmp_path / "checkout")
+    expected: dict[str, int] = {}
+    for path in sorted(p for p in checkout.rglob("*") if p.is_file()):
+        analysis = SourceAnalysis.from_file(str(path), "")
+        expected[analysis.language] = expected.get(analysis.language, 0) + analysis.source_count
+    project = projects_by_name(client)["nocloc"]
+    assert project["loc_by_language"] == expected
+    assert project["loc"] == sum(expected.values()) == 7  # pygount: 2 Python, 2 JavaScript, 3 Go
