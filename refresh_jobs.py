@@ -209,7 +209,11 @@ def finish_items(project_id: int, error: str | None, *, skipped: bool = False) -
 
 
 def complete_if_done(job_id: str, *, allow_empty: bool = False) -> bool:
-    """Complete the job if every item is counted; True for the one caller that completed it."""
+    """Complete the job if every item is counted; True for the one caller that completed it.
+
+    The status and the failure summary are written in one transaction, so a reader never sees
+    a completed job without its summary.
+    """
     done = RefreshJob.repositories_processed >= RefreshJob.total_repositories
     condition = (
         or_(done, RefreshJob.total_repositories == 0) if allow_empty else and_(done, RefreshJob.total_repositories > 0)
@@ -219,21 +223,28 @@ def complete_if_done(job_id: str, *, allow_empty: bool = False) -> bool:
         .where(RefreshJob.id == job_id, RefreshJob.status == JOB_RUNNING, condition)
         .values(status=JOB_COMPLETED, completed_at=utcnow(), active_key=None)
     )
+    completed = result.rowcount == 1
+    if completed:
+        summary = _failure_summary(job_id)
+        if summary:
+            db.session.execute(update(RefreshJob).where(RefreshJob.id == job_id).values(error_message=summary))
     db.session.commit()
-    if result.rowcount != 1:
-        return False
-    _summarise_failures(job_id)
-    return True
+    return completed
 
 
-def _summarise_failures(job_id: str) -> None:
-    job = db.session.get(RefreshJob, job_id)
-    if job is None or not job.repositories_failed:
-        return
-    failed = [i for i in job.items if i.status == ITEM_FAILED]
-    names = ", ".join(sorted(i.repository for i in failed)[:10])
-    job.error_message = f"{job.repositories_failed} of {job.total_repositories} repositories failed: {names}"
-    db.session.commit()
+def _failure_summary(job_id: str) -> str | None:
+    """Return "N of M repositories failed: a, b, …" for a job, or None when none failed."""
+    failed = sorted(
+        db.session.scalars(
+            select(RefreshJobItem.repository).where(
+                RefreshJobItem.job_id == job_id, RefreshJobItem.status == ITEM_FAILED
+            )
+        )
+    )
+    if not failed:
+        return None
+    total = db.session.scalar(select(RefreshJob.total_repositories).where(RefreshJob.id == job_id))
+    return f"{len(failed)} of {total} repositories failed: {', '.join(failed[:10])}"
 
 
 def _is_stale(job: RefreshJob, now: datetime, seconds: int) -> bool:
