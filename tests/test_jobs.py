@@ -256,12 +256,15 @@ def test_sigterm_stops_a_worker_cleanly_and_its_job_is_retried(
     rq_app: Any, rq_workers: Any, redis_url: str, github: GitHubStandIn, make_repo: Any
 ) -> None:
     add_repos(github, make_repo, ["slow"])
-    github.inject("/repos/octo-owner/slow/languages", delay(12))
+    # One slow answer, well over HerokuWorker's 6 s grace: SIGTERM arrives while the job waits on it.
+    github.inject("/repos/octo-owner/slow/languages", delay(25))
     first = rq_workers.start()
     client = rq_app.test_client()
     job_id = client.post("/api/refresh").get_json()["job_id"]
     slow_id = wait_for(lambda: project_id(rq_app, "slow"), timeout=60, message="project slow")
     wait_for(lambda: worker_holding(redis_url, f"repo-{slow_id}"), timeout=60, message="slow to start")
+    languages = "/repos/octo-owner/slow/languages"
+    wait_for(lambda: any(c.fault for c in github.calls(languages)), timeout=60, message="the slow answer")
 
     first.send_signal(signal.SIGTERM)  # what Heroku sends a dyno before it stops
 
