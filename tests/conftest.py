@@ -158,6 +158,20 @@ def app(config: dict[str, str]) -> Iterator[Any]:
 
 
 @pytest.fixture
+def make_app(config: dict[str, str]) -> Iterator[Any]:
+    """Build extra apps on the test's database with other settings; each is disposed of after."""
+    apps: list[Any] = []
+
+    def build(**settings: str) -> Any:
+        apps.append(build_app({**config, **settings}))
+        return apps[-1]
+
+    yield build
+    for application in apps:
+        dispose_app(application)
+
+
+@pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()
 

@@ -133,14 +133,7 @@ class PostgresServer:
         return self.url(name)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.log.close()
-        shutil.rmtree(self.datadir.parent, ignore_errors=True)
+        terminate(self.process, self.log, self.datadir.parent)
 
 
 @dataclass
@@ -172,11 +165,16 @@ class RedisServer:
         return f"redis://{LOOPBACK}:{self.port}/{db}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.log.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        terminate(self.process, self.log, self.workdir)
+
+
+def terminate(process: subprocess.Popen[bytes], log: BinaryIO, workdir: Path) -> None:
+    """Stop a server (killing it after 20 s), close its log and remove its files."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    log.close()
+    shutil.rmtree(workdir, ignore_errors=True)

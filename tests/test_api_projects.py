@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from extensions import db
-from models import Project, full_name_key
+from tests.repo_helpers import add_project
 
 pytestmark = pytest.mark.sqlite
 
@@ -24,14 +23,6 @@ SEED_004_FIELDS = {
     "primary_language": str,
     "repository_size_kb": str,
 }
-
-
-def add_project(app: Any, owner: str, name: str, **values: Any) -> int:
-    with app.app_context():
-        project = Project(owner=owner, name=name, full_name_key=full_name_key(owner, name), **values)
-        db.session.add(project)
-        db.session.commit()
-        return project.id
 
 
 @pytest.fixture

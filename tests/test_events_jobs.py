@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,11 +16,12 @@ import jobs
 import scheduler
 from events_poller import SourceSpec, job_id_for, parse_sources
 from extensions import db
-from models import Event, EventSource, Project, full_name_key
+from models import Event, EventSource
 from runtime import runtime
-from tests.conftest import WorkerProcesses, build_app, dispose_app, wait_for
+from tests.conftest import WorkerProcesses, wait_for
 from tests.events_data import PUBLIC, recorded_events
 from tests.github_standin import GitHubStandIn
+from tests.repo_helpers import add_project
 from tests.test_events_poller import serve, source, stored_ids
 
 
@@ -33,25 +33,6 @@ def config(config: dict[str, str]) -> dict[str, str]:
 @pytest.fixture
 def rq_config(config: dict[str, str], redis_url: str) -> dict[str, str]:
     return {**config, "REDIS_URL": redis_url}
-
-
-@pytest.fixture
-def make_app(config: dict[str, str]) -> Iterator[Any]:
-    apps: list[Any] = []
-
-    def build(**settings: str) -> Any:
-        apps.append(build_app({**config, **settings}))
-        return apps[-1]
-
-    yield build
-    for application in apps:
-        dispose_app(application)
-
-
-def add_project(app: Any, owner: str, name: str, **values: Any) -> None:
-    with app.app_context():
-        db.session.add(Project(owner=owner, name=name, full_name_key=full_name_key(owner, name), **values))
-        db.session.commit()
 
 
 def test_parse_sources_expands_and_rejects() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +14,6 @@ from sqlalchemy import func, select, update
 import events_poller
 from extensions import db
 from models import Event, EventSource, utcnow
-from tests.conftest import build_app, dispose_app
 from tests.events_data import PUBLIC, REPO, REPO_ID, REPO_NAME, recorded_events
 from tests.github_standin import GitHubStandIn, faults
 
@@ -25,20 +23,6 @@ RECORDED = recorded_events()  # 30 public events (2020) + 100 of sigmavirus24/gi
 @pytest.fixture
 def config(config: dict[str, str]) -> dict[str, str]:
     return {**config, "EVENT_SOURCES": "public", "EVENTS_POLL_SECONDS": "1"}
-
-
-@pytest.fixture
-def make_app(config: dict[str, str]) -> Iterator[Any]:
-    """Build extra apps on the test's database with other settings."""
-    apps: list[Any] = []
-
-    def build(**settings: str) -> Any:
-        apps.append(build_app({**config, **settings}))
-        return apps[-1]
-
-    yield build
-    for application in apps:
-        dispose_app(application)
 
 
 def serve(github: GitHubStandIn, events: list[dict[str, Any]]) -> None:
