@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, DateTime, Select, and_, cast, func, or_, select
 
 import metrics
-from errors import APIError
+from errors import validation_error
 from extensions import db
 from models import Commit, Project
 
@@ -49,9 +49,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError("naive")
         return parsed, int(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise APIError(422, "Invalid input", details=[
-            {"location": "query", "field": "cursor", "message": "Not a cursor returned by this API"}
-        ]) from None  # fmt: skip
+        raise validation_error([("cursor", "Not a cursor returned by this API")], location="query") from None
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,10 @@ class APIError(HTTPError):
         super().__init__(status_code, message, detail=details or [], headers=headers, extra_data=data)
 
 
-def not_found(message: str) -> APIError:
-    return APIError(404, message)
+def validation_error(problems: list[tuple[str, str]], location: str = "json") -> APIError:
+    """Return the 422 of the one error shape, one detail per (field, message)."""
+    details = [{"location": location, "field": field, "message": message} for field, message in problems]
+    return APIError(422, "Invalid input", details=details)
 
 
 def _validation_details(detail: Any) -> list[dict[str, Any]]:

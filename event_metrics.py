@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 
 import metrics
 from event_types import EVENT_TYPES, LEGACY_COUNT_KEYS, count_key
 from extensions import db
 from models import Event, utcnow
+from pagination import paginate
 
 ALL = "all"
 
@@ -137,8 +138,7 @@ def multiple_events_repos(event_type: str, minimal_events_count: int) -> dict[st
     return {"event_type": event_type, "repositories": {name: n for name, n in db.session.execute(query)}}
 
 
-def _newest_first(filters: EventFilter) -> Select[Any]:
-    return select(Event).where(*filters.conditions()).order_by(Event.created_at.desc(), Event.id.desc())
+NEWEST_FIRST = (Event.created_at.desc(), Event.id.desc())
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -159,14 +159,13 @@ def event_json(event: Event) -> dict[str, Any]:
 
 def list_events(filters: EventFilter, page: int, per_page: int) -> dict[str, Any]:
     """Return one page of matching events, newest first, with the total count."""
-    total = db.session.scalar(select(func.count()).select_from(Event).where(*filters.conditions())) or 0
-    rows = db.session.scalars(_newest_first(filters).limit(per_page).offset((page - 1) * per_page))
+    found = paginate(select(Event).where(*filters.conditions()), NEWEST_FIRST, page, per_page)
     return {
-        "events": [event_json(e) for e in rows],
+        "events": [event_json(e) for e in found.items],
         "page": page,
         "per_page": per_page,
-        "total": total,
-        "pages": (total + per_page - 1) // per_page,
+        "total": found.total,
+        "pages": (found.total + per_page - 1) // per_page,  # 0 when nothing matches (unlike Page.pages)
     }
 
 

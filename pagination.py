@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+
+from sqlalchemy import Select, func, select
+
+from extensions import db
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,13 @@ class Page:
     def pages(self) -> int:
         """Return the number of pages (1 for an empty listing, so page 1 always exists)."""
         return max(1, math.ceil(self.total / self.per_page))
+
+
+def paginate(query: Select[Any], order: Sequence[Any], page: int, per_page: int) -> Page:
+    """Run one numbered page of `query` in `order`, with the count of every matching row."""
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = db.session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page))
+    return Page(list(rows), page, per_page, total)
 
 
 def link_header(base_url: str, args: Mapping[str, str], page: int, pages: int, per_page: int) -> str:

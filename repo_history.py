@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import metrics
 from extensions import db
 from models import Project, RepoUpdate
-from pagination import Page
+from pagination import Page, paginate
 
 SERIES_METRICS = ("stars", "forks")
 
@@ -32,11 +32,8 @@ def history_page(project: Project, types: Sequence[str], page: int, per_page: in
     query = select(RepoUpdate).where(RepoUpdate.project_id == project.id)
     if types:
         query = query.where(RepoUpdate.update_type.in_(sorted(set(types))))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.order_by(RepoUpdate.created_at.desc(), RepoUpdate.id.desc()).offset((page - 1) * per_page).limit(per_page)
-    )
-    return Page([update_json(r) for r in rows], page, per_page, total)
+    found = paginate(query, [RepoUpdate.created_at.desc(), RepoUpdate.id.desc()], page, per_page)
+    return Page([update_json(r) for r in found.items], page, per_page, found.total)
 
 
 def _as_int(value: str | None) -> int | None:

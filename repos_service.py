@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 import metrics
 import refresh_jobs
-from errors import APIError
+from errors import APIError, validation_error
 from extensions import db
 from gh_api import (
     DbConditionalCache,
@@ -40,7 +40,7 @@ from models import (
     full_name_key,
     utcnow,
 )
-from pagination import Page
+from pagination import Page, paginate
 from redaction import redact
 from repo_metadata import apply_repository
 from repo_refs import RefError, RepoRef, accepted_hosts, check_pair, parse_url
@@ -69,12 +69,6 @@ class Listing:
     direction: str | None = None
     page: int = 1
     per_page: int = 30
-
-
-def validation_error(problems: list[tuple[str, str]], location: str = "json") -> APIError:
-    """Return the 422 of the one error shape, one detail per (field, message)."""
-    details = [{"location": location, "field": field, "message": message} for field, message in problems]
-    return APIError(422, "Invalid input", details=details)
 
 
 def reference(owner: str | None, name: str | None, url: str | None, owner_name: str | None = None) -> RepoRef:
@@ -307,13 +301,9 @@ def _filtered(listing: Listing) -> Select[tuple[Project]]:
 
 def list_repositories(listing: Listing) -> Page:
     """Return one page of tracked repositories, filtered and sorted."""
-    query = _filtered(listing)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     descending = (listing.direction or ("asc" if listing.sort == "name" else "desc")) == "desc"
     order = [nulls_last(c.desc()) if descending else nulls_last(c.asc()) for c in SORT_COLUMNS[listing.sort]]
-    offset = (listing.page - 1) * listing.per_page
-    rows = db.session.scalars(query.order_by(*order, Project.id).offset(offset).limit(listing.per_page))
-    return Page(list(rows), listing.page, listing.per_page, total)
+    return paginate(_filtered(listing), [*order, Project.id], listing.page, listing.per_page)
 
 
 def update_repository(repo_id: int, changes: Mapping[str, Any]) -> Project:
