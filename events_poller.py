@@ -22,11 +22,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 import events_store
-from extensions import db
+from extensions import db, upsert_ignore
 from gh_api import GitHubBadResponse, GitHubError, GitHubRateLimited
-from loc_store import upsert_ignore
 from models import EventSource, Project, utcnow
 from redaction import redact
+from repo_refs import name_problem, owner_problem
 from runtime import github_client, runtime
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,6 @@ MAX_EVENTS = 300  # GitHub's window: "up to 300 events" per feed, i.e. 3 pages o
 MAX_PAGES = 10  # a safety net should a server ignore per_page (30 a page → 10 pages)
 POLL_JOB = "jobs.poll_events"
 DISABLED = "none"
-_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
 @dataclass(frozen=True)
@@ -73,12 +71,13 @@ def user_source(login: str) -> SourceSpec:
 
 
 def _explicit(entry: str) -> SourceSpec | None:
+    """Return the source of `repo:owner/name` or `user:login` if it follows GitHub's naming rules."""
     kind, _, target = entry.partition(":")
     if kind == "repo":
         owner, _, name = target.partition("/")
-        if _OWNER.match(owner) and _REPO.match(name) and name not in {".", ".."}:
+        if owner_problem(owner) is None and name_problem(name) is None:
             return repo_source(owner, name)
-    if kind == "user" and _OWNER.match(target):
+    if kind == "user" and owner_problem(target) is None:
         return user_source(target)
     return None
 
@@ -134,7 +133,7 @@ def sync_sources(specs: list[SourceSpec]) -> None:
     """Create the EventSource rows of new sources (concurrent planners may race: conflicts are ignored)."""
     rows = [{"key": s.key, "path": s.path, "poll_interval": 60, "events_stored": 0} for s in specs]
     if rows:
-        db.session.execute(upsert_ignore(db.engine, EventSource.__table__, rows, ["key"]), rows)
+        db.session.execute(upsert_ignore(db.engine.dialect.name, EventSource.__table__, ["key"]), rows)
         db.session.commit()
 
 

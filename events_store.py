@@ -11,8 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, delete, select
 
-from extensions import db
-from loc_store import upsert_ignore
+from extensions import db, upsert_ignore
 from models import Event, utcnow
 from repo_metadata import parse_github_time
 
@@ -107,7 +106,7 @@ def insert_rows(rows: list[dict[str, Any]], engine: Engine | None = None) -> int
     with (engine or db.engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             return _copy_insert(conn, rows)
-        statement = upsert_ignore(conn.engine, _table(), rows, ["id"]).returning(_table().c.id)
+        statement = upsert_ignore(conn.dialect.name, _table(), ["id"]).returning(_table().c.id)
         return sum(
             len(conn.execute(statement, rows[i : i + INSERT_CHUNK]).all()) for i in range(0, len(rows), INSERT_CHUNK)
         )

@@ -1,9 +1,12 @@
 """Hold the Flask extensions, created unbound and bound in `create_app`."""
 
+from typing import Any
+
 from flask_cors import CORS
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints keep Alembic migrations identical on PostgreSQL and SQLite.
@@ -23,6 +26,16 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 cors = CORS()
+
+
+def conflict_insert(dialect_name: str, table: Table) -> Any:
+    """Return the INSERT of `table` that knows ON CONFLICT (PostgreSQL's or SQLite's, the two supported)."""
+    return (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+
+
+def upsert_ignore(dialect_name: str, table: Table, index_elements: list[str]) -> Any:
+    """Return an INSERT that skips rows whose key already exists."""
+    return conflict_insert(dialect_name, table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, Table, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, Table, select
 
-from extensions import db
+from extensions import conflict_insert, db
 from models import HttpCacheEntry
 
 KEY_MAX = 700  # HttpCacheEntry.key is String(700)
@@ -126,12 +125,6 @@ class DbConditionalCache:
             "fetched_at": entry.fetched_at.astimezone(UTC),
         }
         with self.engine.begin() as conn:
-            dialect = conn.dialect.name
-            if dialect in ("postgresql", "sqlite"):
-                module = postgresql if dialect == "postgresql" else sqlite
-                stmt = module.insert(table).values(values)
-                updates = {name: stmt.excluded[name] for name in values if name != "key"}
-                conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.key], set_=updates))
-            else:
-                conn.execute(delete(table).where(table.c.key == key))
-                conn.execute(insert(table).values(values))
+            stmt = conflict_insert(conn.dialect.name, table).values(values)
+            updates = {name: stmt.excluded[name] for name in values if name != "key"}
+            conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.key], set_=updates))

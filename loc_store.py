@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, Insert, Table, insert, select
+from sqlalchemy import Connection, Engine, select
 
+from extensions import upsert_ignore
 from loc import FileCount
 from models import LocBlob
 
 CHUNK = 400
 SHA_CHUNK = 900  # under SQLite's oldest bound-parameter limit (999)
-
-
-def upsert_ignore(engine: Engine, table: Table, rows: list[dict], index_elements: list[str]) -> Insert:
-    """Return an INSERT that skips rows whose key already exists (PostgreSQL and SQLite)."""
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - only the two supported databases
-        return insert(table)
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 class DbBlobStore:
@@ -78,6 +68,6 @@ class DbBlobStore:
         ]
         if not rows:
             return
-        statement = upsert_ignore(self.engine, LocBlob.__table__, rows, ["blob_sha", "lang_key"])
+        statement = upsert_ignore(self.engine.dialect.name, LocBlob.__table__, ["blob_sha", "lang_key"])
         for start in range(0, len(rows), CHUNK):
             conn.execute(statement, rows[start : start + CHUNK])
