@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from sqlalchemy import Date, func, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import func, select
 
 import repo_history
+from commits_service import bucket_expression
 from extensions import db
 from models import Commit, Project
-
-
-class week_start(FunctionElement[date]):
-    """The Monday that starts the ISO week of a date column (dialects spell it differently)."""
-
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(week_start, "postgresql")
-def _week_start_postgresql(element: week_start, compiler: Any, **kw: Any) -> str:
-    return f"CAST(date_trunc('week', {compiler.process(element.clauses, **kw)}) AS DATE)"
-
-
-@compiles(week_start, "sqlite")
-def _week_start_sqlite(element: week_start, compiler: Any, **kw: Any) -> str:
-    # 'weekday 1' moves forward to the next Monday (or stays): step back 6 days first.
-    return f"date({compiler.process(element.clauses, **kw)}, '-6 days', 'weekday 1')"
 
 
 def loc_by_language(projects: list[Project]) -> list[tuple[str, dict[str, int]]]:
@@ -40,7 +20,7 @@ def loc_by_language(projects: list[Project]) -> list[tuple[str, dict[str, int]]]
 
 def commits_per_week(project_id: int) -> list[tuple[date, int]]:
     """Return (week's Monday, number of commits) for every week with commits, oldest first."""
-    week = week_start(Commit.committed_day)
+    week = bucket_expression("week")
     query = (
         select(week.label("week"), func.count()).where(Commit.project_id == project_id).group_by(week).order_by(week)
     )

@@ -126,10 +126,10 @@ def bucket_expression(bucket: str) -> ColumnElement[Any]:
         # date_trunc on a plain timestamp: no session time zone can shift the day.
         return cast(func.date_trunc(bucket, cast(day, DateTime())), Date) if bucket != "day" else day
     if bucket == "week":
-        return func.date(day, "weekday 0", "-6 days")
+        return func.date(day, "weekday 0", "-6 days", type_=Date)
     if bucket == "month":
-        return func.date(day, "start of month")
-    return func.date(day)
+        return func.date(day, "start of month", type_=Date)
+    return func.date(day, type_=Date)
 
 
 def activity(project: Project, bucket: str, where: CommitFilter) -> dict[str, Any]:
