@@ -13,11 +13,11 @@ from typing import Any
 
 from apiflask import APIFlask
 
-import errors
-from extensions import cors, db, install_sqlite_pragmas, migrate
+from api import errors
+from infra.extensions import cors, db, install_sqlite_pragmas, migrate
+from infra.redaction import install_log_redaction
+from infra.runtime import EXTENSION_KEY, build_runtime
 from models import render_item
-from redaction import install_log_redaction
-from runtime import EXTENSION_KEY, build_runtime
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parent
@@ -46,7 +46,7 @@ def configure_logging(settings: Settings) -> None:
 
 
 def _flask_config(app: APIFlask, settings: Settings) -> None:
-    from docs_assets import swagger_ui_config
+    from api.docs import swagger_ui_config
 
     engine_options: dict[str, Any] = {"pool_pre_ping": True}
     if settings.is_sqlite:
@@ -93,7 +93,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
 
     register_blueprints(app)
     app.extensions[EXTENSION_KEY] = build_runtime(app, settings)
-    import commands
+    from cli import commands
 
     commands.init_app(app)
     if not settings.admin_token:

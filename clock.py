@@ -9,7 +9,7 @@ import sys
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from app import create_app
-from runtime import runtime
+from infra.runtime import runtime
 from scheduler import add_jobs
 
 log = logging.getLogger("clock")

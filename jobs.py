@@ -15,18 +15,17 @@ from datetime import datetime
 from flask import Flask, current_app, has_app_context
 from rq.timeouts import JobTimeoutException
 
-import events_poller
-import events_store
-import refresh_jobs
-from analysis import RepositoryError, refresh_project
-from discovery import discover, refreshable_projects
-from extensions import db
-from gh_api import GitHubError
-from gitcache import GitError
-from loc import LocError
+from analysis.counters import LocError
+from analysis.gitcmd import GitError
+from events import poller, store
+from gh.rules import GitHubError
+from infra.extensions import db
+from infra.redaction import redact
+from infra.runtime import runtime
 from models import Project, RefreshJob, utcnow
-from redaction import redact
-from runtime import runtime
+from refresh import lifecycle
+from refresh.discovery import discover, refreshable_projects
+from refresh.project import RepositoryError, refresh_project
 
 log = logging.getLogger(__name__)
 EXPECTED_ERRORS = (GitHubError, GitError, LocError, RepositoryError)
@@ -41,16 +40,13 @@ def set_process_app(app: Flask) -> None:
 
 @contextmanager
 def job_context() -> Iterator[Flask]:
-    """Yield an app context: the caller's, the worker's, or a new app from the environment."""
+    """Yield an app context: the caller's (thread queue, tests) or the one `worker.py` registered."""
     global _process_app
     if has_app_context():
         yield current_app._get_current_object()  # type: ignore[attr-defined]
         return
     if _process_app is None:
-        from app import create_app
-
-        set_process_app(create_app())
-    assert _process_app is not None
+        raise RuntimeError("jobs run on `python worker.py` (which registers its app) or inside an app context")
     pid, app = _process_app
     with app.app_context():
         if pid != os.getpid():
@@ -66,17 +62,17 @@ def job_context() -> Iterator[Flask]:
 def plan_refresh(job_id: str) -> None:
     """Discover repositories (scope "all"), record the job's items and queue one job per repository."""
     with job_context():
-        job = refresh_jobs.begin_job(job_id)
+        job = lifecycle.begin_job(job_id)
         if job is None:
             return
         try:
             projects = _plan(job)
         except EXPECTED_ERRORS as exc:
             db.session.rollback()
-            refresh_jobs.fail_job(job_id, f"Refresh failed: {exc}")
+            lifecycle.fail_job(job_id, f"Refresh failed: {exc}")
             return
-        ids = refresh_jobs.add_items(job, projects)
-        refresh_jobs.fan_out(job, ids)
+        ids = lifecycle.add_items(job, projects)
+        lifecycle.fan_out(job, ids)
 
 
 def _plan(job: RefreshJob) -> list[Project]:
@@ -94,10 +90,10 @@ def _plan(job: RefreshJob) -> list[Project]:
 def refresh_repository(project_id: int) -> None:
     """Refresh one project and count it done (or failed) in every refresh waiting for it."""
     with job_context():
-        job_ids = refresh_jobs.claim_items(project_id)
+        job_ids = lifecycle.claim_items(project_id)
         project = db.session.get(Project, project_id)
         if project is None:
-            refresh_jobs.finish_items(project_id, "The repository is no longer tracked", skipped=True)
+            lifecycle.finish_items(project_id, "The repository is no longer tracked", skipped=True)
             return
         fresh_since = _discovery_time(job_ids)
         error, skipped = None, False
@@ -112,7 +108,7 @@ def refresh_repository(project_id: int) -> None:
         except Exception as exc:  # a shutdown (BaseException) is not caught: RQ retries the job
             log.exception("refresh of project %s crashed", project_id)
             error = _record_failure(project_id, f"Internal error while refreshing ({type(exc).__name__})")
-        refresh_jobs.finish_items(project_id, error, skipped=skipped)
+        lifecycle.finish_items(project_id, error, skipped=skipped)
 
 
 def _discovery_time(job_ids: list[str]) -> datetime | None:
@@ -135,7 +131,7 @@ def _record_failure(project_id: int, message: str) -> str:
 def reap_stale_jobs() -> None:
     """Resume or fail refresh jobs whose workers were lost."""
     with job_context():
-        refresh_jobs.reap_stale_jobs()
+        lifecycle.reap_stale_jobs()
 
 
 # -- GitHub events (issue 4) -------------------------------------------------------------------
@@ -144,18 +140,12 @@ def reap_stale_jobs() -> None:
 def poll_events(source_key: str) -> None:
     """Poll one events source if it is due (failures are recorded on its EventSource row)."""
     with job_context():
-        events_poller.poll_source(source_key)
-
-
-def poll_due_event_sources() -> None:
-    """Queue one poll job per events source whose next poll time has come."""
-    with job_context():
-        events_poller.enqueue_due_sources()
+        poller.poll_source(source_key)
 
 
 def prune_events() -> None:
     """Delete events older than EVENTS_RETENTION_DAYS."""
     with job_context():
-        removed = events_store.prune_events(runtime().settings.events_retention_days)
+        removed = store.prune_events(runtime().settings.events_retention_days)
         if removed:
             log.info("pruned %d events past the retention period", removed)

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from infra.extensions import db
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 

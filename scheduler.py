@@ -18,11 +18,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy import select
 
-import events_poller
-import refresh_jobs
-from extensions import db
+from events import poller
+from infra.extensions import db
+from infra.runtime import runtime
 from models import JOB_COMPLETED, RefreshJob, utcnow
-from runtime import runtime
+from refresh import lifecycle
 
 log = logging.getLogger(__name__)
 REAP_SECONDS = 60
@@ -61,20 +61,20 @@ def scheduled_refresh() -> None:
     elif not acquire_tick("refresh", interval.total_seconds()):
         log.info("scheduled refresh skipped: another instance took this tick")
     else:
-        job, outcome = refresh_jobs.start_refresh(trigger="schedule")
+        job, outcome = lifecycle.start_refresh(trigger="schedule")
         log.info("scheduled refresh %s (job %s)", outcome, job.id)
 
 
 def scheduled_reap() -> None:
     """Resume or fail refresh jobs whose workers were lost."""
     if acquire_tick("reap", REAP_SECONDS):
-        refresh_jobs.reap_stale_jobs()
+        lifecycle.reap_stale_jobs()
 
 
 def scheduled_event_polls() -> None:
     """Queue the polls of due event sources if this instance holds the tick."""
     if acquire_tick("events", EVENTS_TICK_SECONDS):
-        events_poller.enqueue_due_sources()
+        poller.enqueue_due_sources()
 
 
 def scheduled_event_prune() -> None:
@@ -108,7 +108,7 @@ def add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
         (scheduled_refresh, min(3600.0, settings.refresh_interval_hours * 3600 / 4), 5),
         (scheduled_reap, REAP_SECONDS, None),
     ]
-    if events_poller.polling_enabled(settings.event_sources):
+    if poller.polling_enabled(settings.event_sources):
         ticks.append((scheduled_event_polls, EVENTS_TICK_SECONDS, 10))
     if settings.events_retention_days > 0:
         ticks.append((scheduled_event_prune, EVENTS_PRUNE_SECONDS, None))

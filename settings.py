@@ -1,17 +1,19 @@
 """Read the service's configuration from the environment, in one place.
 
-`Settings.from_env()` is the only code that reads `os.environ` for the service's own
-settings; tests build `Settings` from a mapping instead (`create_app({...})`).
+`Settings.from_env()` is the only code that reads `os.environ` for the service's own settings
+(through pydantic-settings); tests build `Settings` from a mapping of the same variable names
+instead (`create_app({...})`). Each setting, its variable and its default are written once, below.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_EXCLUDED_DIRS = (
     "node_modules",
@@ -28,23 +30,13 @@ DEFAULT_EXCLUDED_DIRS = (
 )
 DEFAULT_CORS_ORIGINS = ("http://127.0.0.1:5500", "http://localhost:5500", "http://localhost:3000")
 DEFAULT_EVENT_SOURCES = ("repos",)
+DEFAULT_API_URL = "https://api.github.com"
+# Comma-separated in the environment ("a, b,c"); never JSON-decoded.
+CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
 class SettingsError(ValueError):
     """A configuration value cannot be used."""
-
-
-def _split_list(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _as_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise SettingsError(f"not a boolean: {raw!r}")
 
 
 def normalise_database_url(url: str) -> str:
@@ -64,40 +56,80 @@ def git_host_for(api_url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the service can be configured with; see README.md "Configuration"."""
+def env(name: str) -> Any:
+    """Name the environment variable a setting is read from."""
+    return AliasChoices(name)
 
-    database_url: str = ""
-    redis_url: str | None = None
-    github_token: str | None = field(default=None, repr=False)
-    github_api_url: str = "https://api.github.com"
-    github_git_host: str = ""
-    github_connect_timeout: float = 5.0
-    github_read_timeout: float = 30.0
-    github_max_retries: int = 4
-    github_backoff_base: float = 0.5
-    github_backoff_max: float = 30.0
-    github_rate_floor: int = 50
-    github_max_pause: float = 900.0
-    admin_token: str | None = field(default=None, repr=False)
-    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
-    port: int = 5001
-    cloc_path: str | None = None
-    excluded_dirs: tuple[str, ...] = DEFAULT_EXCLUDED_DIRS
-    refresh_interval_hours: float = 24.0
-    refresh_cooldown_seconds: int = 300
-    refresh_stale_seconds: int = 1800
-    cache_dir: str = ""
-    cache_max_gb: float = 10.0
-    git_timeout_seconds: int = 900
-    job_timeout_seconds: int = 3600
-    run_scheduler: bool = True
-    event_sources: tuple[str, ...] = DEFAULT_EVENT_SOURCES
-    events_poll_seconds: int = 60
-    events_retention_days: int = 90
-    log_level: str = "INFO"
-    instance_path: str = ""
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with; see README.md "Configuration".
+
+    Fields are read from the environment variable named by their alias; `""` means unset.
+    Empty `database_url`, `github_git_host` and `cache_dir` are derived from the others.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, env_ignore_empty=True, extra="ignore", case_sensitive=False)
+
+    database_url: str = Field("", validation_alias=env("DATABASE_URL"))
+    redis_url: str | None = Field(None, validation_alias=env("REDIS_URL"))
+    github_token: str | None = Field(None, validation_alias=env("GITHUB_ACCESS_TOKEN"), repr=False)
+    github_api_url: str = Field(DEFAULT_API_URL, validation_alias=env("GITHUB_API_URL"))
+    github_git_host: str = Field("", validation_alias=env("GITHUB_GIT_HOST"))
+    github_connect_timeout: float = Field(5.0, validation_alias=env("GITHUB_CONNECT_TIMEOUT"))
+    github_read_timeout: float = Field(30.0, validation_alias=env("GITHUB_READ_TIMEOUT"))
+    github_max_retries: int = Field(4, validation_alias=env("GITHUB_MAX_RETRIES"))
+    github_backoff_base: float = Field(0.5, validation_alias=env("GITHUB_BACKOFF_BASE"))
+    github_backoff_max: float = Field(30.0, validation_alias=env("GITHUB_BACKOFF_MAX"))
+    github_rate_floor: int = Field(50, validation_alias=env("GITHUB_RATE_FLOOR"))
+    github_max_pause: float = Field(900.0, validation_alias=env("GITHUB_MAX_PAUSE"))
+    admin_token: str | None = Field(None, validation_alias=env("ADMIN_TOKEN"), repr=False)
+    cors_origins: CommaList = Field(DEFAULT_CORS_ORIGINS, validation_alias=env("CORS_ORIGINS"))
+    port: int = Field(5001, validation_alias=env("PORT"))
+    cloc_path: str | None = Field(None, validation_alias=env("CLOC_PATH"))
+    excluded_dirs: CommaList = Field(DEFAULT_EXCLUDED_DIRS, validation_alias=env("EXCLUDED_DIRS"))
+    refresh_interval_hours: float = Field(24.0, validation_alias=env("REFRESH_INTERVAL_HOURS"))
+    refresh_cooldown_seconds: int = Field(300, validation_alias=env("REFRESH_COOLDOWN"))
+    refresh_stale_seconds: int = Field(1800, validation_alias=env("REFRESH_STALE_SECONDS"))
+    cache_dir: str = Field("", validation_alias=env("CACHE_DIR"))
+    cache_max_gb: float = Field(10.0, validation_alias=env("CACHE_MAX_GB"))
+    git_timeout_seconds: int = Field(900, validation_alias=env("GIT_TIMEOUT_SECONDS"))
+    job_timeout_seconds: int = Field(3600, validation_alias=env("JOB_TIMEOUT_SECONDS"))
+    run_scheduler: bool = Field(True, validation_alias=env("RUN_SCHEDULER"))
+    event_sources: CommaList = Field(DEFAULT_EVENT_SOURCES, validation_alias=env("EVENT_SOURCES"))
+    events_poll_seconds: int = Field(60, validation_alias=env("EVENTS_POLL_SECONDS"))
+    events_retention_days: int = Field(90, validation_alias=env("EVENTS_RETENTION_DAYS"))
+    log_level: str = Field("INFO", validation_alias=env("LOG_LEVEL"))
+    instance_path: str = Field("", validation_alias=env("INSTANCE_PATH"))
+
+    @field_validator("cors_origins", "excluded_dirs", "event_sources", mode="before")
+    @classmethod
+    def _split_list(cls, raw: Any) -> Any:
+        if isinstance(raw, str):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, raw: str) -> str:
+        return raw.upper()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, data: Any) -> Any:
+        """Fill the settings whose defaults depend on others (instance folder, GitHub host)."""
+        if not isinstance(data, Mapping):
+            return data
+        v = {str(k).upper(): val for k, val in data.items() if val is not None and val != ""}
+        instance = Path(str(v.get("INSTANCE_PATH") or Path.cwd() / "instance"))
+        api_url = str(v.get("GITHUB_API_URL", DEFAULT_API_URL)).rstrip("/")
+        v["INSTANCE_PATH"] = str(instance)
+        v["GITHUB_API_URL"] = api_url
+        v["DATABASE_URL"] = normalise_database_url(
+            str(v.get("DATABASE_URL") or f"sqlite:///{instance / 'project_tracker.sqlite'}")
+        )
+        v.setdefault("GITHUB_GIT_HOST", git_host_for(api_url))
+        v.setdefault("CACHE_DIR", str(instance / "cache"))
+        return v
 
     @property
     def embedded(self) -> bool:
@@ -115,56 +147,29 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, instance_path: str = "") -> Settings:
         """Build settings from environment variables (defaults for everything unset)."""
-        env = os.environ if environ is None else environ
-        return cls.from_mapping(env, instance_path=instance_path)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], instance_path: str = "") -> Settings:
-        """Build settings from a mapping of the documented environment variable names."""
-        v = {k: val for k, val in values.items() if val is not None and val != ""}
-        instance = str(v.get("INSTANCE_PATH") or instance_path or Path.cwd() / "instance")
-        api_url = str(v.get("GITHUB_API_URL", "https://api.github.com")).rstrip("/")
+        if environ is not None:
+            return cls.from_mapping(environ, instance_path=instance_path)
         try:
-            settings = cls(
-                database_url=normalise_database_url(
-                    str(v.get("DATABASE_URL") or f"sqlite:///{Path(instance) / 'project_tracker.sqlite'}")
-                ),
-                redis_url=v.get("REDIS_URL") or None,
-                github_token=v.get("GITHUB_ACCESS_TOKEN") or None,
-                github_api_url=api_url,
-                github_git_host=str(v.get("GITHUB_GIT_HOST") or git_host_for(api_url)),
-                github_connect_timeout=float(v.get("GITHUB_CONNECT_TIMEOUT", 5.0)),
-                github_read_timeout=float(v.get("GITHUB_READ_TIMEOUT", 30.0)),
-                github_max_retries=int(v.get("GITHUB_MAX_RETRIES", 4)),
-                github_backoff_base=float(v.get("GITHUB_BACKOFF_BASE", 0.5)),
-                github_backoff_max=float(v.get("GITHUB_BACKOFF_MAX", 30.0)),
-                github_rate_floor=int(v.get("GITHUB_RATE_FLOOR", 50)),
-                github_max_pause=float(v.get("GITHUB_MAX_PAUSE", 900.0)),
-                admin_token=v.get("ADMIN_TOKEN") or None,
-                cors_origins=_split_list(str(v["CORS_ORIGINS"])) if "CORS_ORIGINS" in v else DEFAULT_CORS_ORIGINS,
-                port=int(v.get("PORT", 5001)),
-                cloc_path=v.get("CLOC_PATH") or None,
-                excluded_dirs=_split_list(str(v["EXCLUDED_DIRS"])) if "EXCLUDED_DIRS" in v else DEFAULT_EXCLUDED_DIRS,
-                refresh_interval_hours=float(v.get("REFRESH_INTERVAL_HOURS", 24.0)),
-                refresh_cooldown_seconds=int(v.get("REFRESH_COOLDOWN", 300)),
-                refresh_stale_seconds=int(v.get("REFRESH_STALE_SECONDS", 1800)),
-                cache_dir=str(v.get("CACHE_DIR") or Path(instance) / "cache"),
-                cache_max_gb=float(v.get("CACHE_MAX_GB", 10.0)),
-                git_timeout_seconds=int(v.get("GIT_TIMEOUT_SECONDS", 900)),
-                job_timeout_seconds=int(v.get("JOB_TIMEOUT_SECONDS", 3600)),
-                run_scheduler=_as_bool(str(v.get("RUN_SCHEDULER", "true"))),
-                event_sources=_split_list(str(v["EVENT_SOURCES"])) if "EVENT_SOURCES" in v else DEFAULT_EVENT_SOURCES,
-                events_poll_seconds=int(v.get("EVENTS_POLL_SECONDS", 60)),
-                events_retention_days=int(v.get("EVENTS_RETENTION_DAYS", 90)),
-                log_level=str(v.get("LOG_LEVEL", "INFO")).upper(),
-                instance_path=instance,
-            )
-        except (TypeError, ValueError) as exc:
-            raise SettingsError(f"invalid configuration: {exc}") from None
+            settings = cls(**({"INSTANCE_PATH": instance_path} if instance_path else {}))
+        except ValidationError as exc:
+            raise SettingsError(f"invalid configuration: {_problems(exc)}") from None
         settings.validate()
         return settings
 
-    def validate(self) -> None:
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], instance_path: str = "") -> Settings:
+        """Build settings from a mapping of the documented environment variable names (no environment)."""
+        data = {k: val for k, val in values.items() if val is not None and val != ""}
+        if instance_path and not data.get("INSTANCE_PATH"):
+            data["INSTANCE_PATH"] = instance_path
+        try:
+            settings = cls.model_validate(data)  # validation only: model_validate never reads os.environ
+        except ValidationError as exc:
+            raise SettingsError(f"invalid configuration: {_problems(exc)}") from None
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:  # type: ignore[override]
         """Reject values that cannot work (raised at start, not at the first refresh)."""
         if self.refresh_interval_hours <= 0:
             raise SettingsError("REFRESH_INTERVAL_HOURS must be > 0")
@@ -175,8 +180,12 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (tests and benchmarks)."""
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
+        unknown = set(changes) - set(type(self).model_fields)
         if unknown:
             raise SettingsError(f"unknown settings: {sorted(unknown)}")
-        return replace(self, **changes)
+        return self.model_copy(update=changes)
+
+
+def _problems(exc: ValidationError) -> str:
+    """Name each bad variable and why, without echoing its value (it may be a secret)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())

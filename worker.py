@@ -10,9 +10,9 @@ from rq import Queue, SimpleWorker
 from rq.worker import HerokuWorker
 
 from app import create_app
+from infra.runtime import runtime
+from infra.tasks import QUEUE_NAME
 from jobs import set_process_app
-from runtime import runtime
-from taskqueue import QUEUE_NAME
 
 log = logging.getLogger("worker")
 

@@ -1,4 +1,8 @@
-"""Register the HTTP API's blueprints (one module per group of routes, each with `bp`)."""
+"""HTTP: blueprints (one module per group of routes, each with `bp`), request and response
+schemas, auth, JSON errors and docs assets.
+
+May import: `refresh`, `events`, `reports`, `gh`, `analysis`, `models`, `infra`, `settings`.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ BLUEPRINT_MODULES = [
     "api.repos",
     "api.events",
     "api.charts",
-    "docs_assets",
+    "api.docs",
 ]
 
 

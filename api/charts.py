@@ -1,4 +1,4 @@
-"""Serve the chart pages (HTML): seed 003's event charts and the project charts, all assets local."""
+"""Serve the chart pages (HTML): the event charts and the project charts, all assets local."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from apiflask import APIBlueprint
 from flask import render_template, send_from_directory
 from flask.typing import ResponseReturnValue
 
-import chart_data
-import charts
-import event_metrics
 from api.events import AvgTimeQuery, TotalCountQuery, since
-from api.projects import find_project, visible_projects
-from errors import APIError
+from events import queries
+from infra.errors import APIError
+from reports import figures, series
+from reports.projects import find_project, visible_projects
 
 bp = APIBlueprint("charts", __name__, tag="Charts")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "charts"
@@ -48,20 +47,18 @@ def index() -> str:
 def event_avg_time(query: AvgTimeQuery) -> str:
     """Chart, per event type, the gaps between events and their average."""
     filters = query.filters(event_type=query.event_type)
-    series = [
-        charts.GapSeries(
-            kind, event_metrics.recent_times(_of_type(filters, kind), MAX_POINTS), found.avg_gap, found.count
-        )
-        for kind, found in event_metrics.spans_by_type(filters).items()
+    gaps = [
+        figures.GapSeries(kind, queries.recent_times(_of_type(filters, kind), MAX_POINTS), found.avg_gap, found.count)
+        for kind, found in queries.spans_by_type(filters).items()
         if found.count >= 2
     ]
-    figure = charts.avg_time_figure(series)
+    figure = figures.avg_time_figure(gaps)
     return page("Average time between events", figure, NO_EVENTS + " (A gap needs at least 2 events.)",
                 filters=describe(query), max_points=MAX_POINTS)  # fmt: skip
 
 
-def _of_type(filters: event_metrics.EventFilter, kind: str) -> event_metrics.EventFilter:
-    return event_metrics.EventFilter(kind, filters.action, filters.repository_name, filters.since)
+def _of_type(filters: queries.EventFilter, kind: str) -> queries.EventFilter:
+    return queries.EventFilter(kind, filters.action, filters.repository_name, filters.since)
 
 
 @bp.get("/charts/events-total-count")
@@ -69,8 +66,8 @@ def _of_type(filters: event_metrics.EventFilter, kind: str) -> event_metrics.Eve
 @bp.doc(responses=HTML)
 def events_total_count(query: TotalCountQuery) -> str:
     """Chart the number of events per type within the last `offset` seconds."""
-    spans = event_metrics.spans_by_type(query.filters(since=since(query.offset)))
-    figure = charts.total_count_figure({kind: found.count for kind, found in spans.items()})
+    spans = queries.spans_by_type(query.filters(since=since(query.offset)))
+    figure = figures.total_count_figure({kind: found.count for kind, found in spans.items()})
     return page("Events per type", figure, NO_EVENTS, filters=describe(query))
 
 
@@ -78,7 +75,7 @@ def events_total_count(query: TotalCountQuery) -> str:
 @bp.doc(responses=HTML)
 def loc_by_language() -> str:
     """Chart lines of code by language across the visible projects."""
-    figure = charts.loc_by_language_figure(chart_data.loc_by_language(visible_projects()))
+    figure = figures.loc_by_language_figure(series.loc_by_language(visible_projects()))
     return page("Lines of code by language", figure, "No line counts yet: run a refresh first.")
 
 
@@ -87,7 +84,7 @@ def loc_by_language() -> str:
 def commits_per_week(name: str) -> str:
     """Chart a project's commits per week."""
     project = find_project(name)
-    figure = charts.commits_per_week_figure(chart_data.commits_per_week(project.id))
+    figure = figures.commits_per_week_figure(series.commits_per_week(project.id))
     return page(f"Commits per week: {project.full_name}", figure, f"No commits recorded for {project.full_name} yet.")
 
 
@@ -96,7 +93,7 @@ def commits_per_week(name: str) -> str:
 def stars(name: str) -> str:
     """Chart a project's stars over time, from its recorded history."""
     project = find_project(name)
-    figure = charts.stars_figure(chart_data.stars_history(project))
+    figure = figures.stars_figure(series.stars_history(project))
     empty = f"No star history recorded for {project.full_name} yet (it has {project.stars or 0} stars now)."
     return page(f"Stars over time: {project.full_name}", figure, empty)
 
@@ -108,7 +105,7 @@ def stars(name: str) -> str:
 def asset(filename: str) -> ResponseReturnValue:
     """Send a chart page's script or stylesheet (plotly.js from the installed package)."""
     if filename == "plotly.min.js":
-        return send_from_directory(charts.PLOTLY_JS_DIR, filename, max_age=86400)
+        return send_from_directory(figures.PLOTLY_JS_DIR, filename, max_age=86400)
     if filename in OWN_ASSETS:
         return send_from_directory(STATIC_DIR, filename, max_age=3600)
     raise APIError(404, "No such chart asset")

@@ -1,4 +1,4 @@
-"""Serve the stored commit history (seed 002): commits, contributors, activity, re-collection."""
+"""Serve the stored commit history: commits, contributors, activity, re-collection."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from typing import Any, Literal
 from apiflask import APIBlueprint
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-import commit_history
-import commits_service
-import refresh_jobs
-from api.fields import MAX_INT32, query_text
+from api.auth import SECURITY_SCHEME, admin_required
+from api.fields import query_text
 from api.refresh import RefreshStarted, started_json
-from auth import SECURITY_SCHEME, admin_required
-from commits_service import CommitFilter
-from extensions import db
-from repos_service import get_repository
+from infra.extensions import db
+from models import MAX_INT32
+from refresh import commit_sync, lifecycle
+from refresh.tracking import get_repository
+from reports import commit_stats
+from reports.commit_stats import CommitFilter
 
-bp = APIBlueprint("commits", __name__, tag="Commits (seed 002)")
+bp = APIBlueprint("commits", __name__, tag="Commits")
 
 
 class WindowQuery(BaseModel):
@@ -122,7 +122,7 @@ class ResetOut(RefreshStarted):
 def list_commits(repo_id: int, query: CommitsQuery) -> dict[str, Any]:
     """List a repository's commits, newest first, with cursor pagination."""
     project = get_repository(repo_id)
-    return commits_service.commit_page(project, query.window(), query.limit, query.cursor)
+    return commit_stats.commit_page(project, query.window(), query.limit, query.cursor)
 
 
 @bp.get("/api/commits/top-contributors")
@@ -132,7 +132,7 @@ def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
     """Rank authors by commits, across all repositories or one."""
     if query.repo is not None:
         get_repository(query.repo)
-    return commits_service.top_contributors(query.limit, query.repo)
+    return commit_stats.top_contributors(query.limit, query.repo)
 
 
 @bp.get("/api/repos/<int:repo_id>/activity")
@@ -142,7 +142,7 @@ def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
 def repo_activity(repo_id: int, query: ActivityQuery) -> dict[str, Any]:
     """Sum a repository's commits, additions and deletions per day, week or month."""
     project = get_repository(repo_id)
-    return commits_service.activity(project, query.bucket, query.window())
+    return commit_stats.activity(project, query.bucket, query.window())
 
 
 @bp.post("/api/repos/<int:repo_id>/reset-collection-date")
@@ -153,7 +153,7 @@ def repo_activity(repo_id: int, query: ActivityQuery) -> dict[str, Any]:
 def reset_collection_date(repo_id: int, body: ResetBody) -> dict[str, Any]:
     """Forget a repository's commits from a date and re-read them with a refresh."""
     project = get_repository(repo_id)
-    forgotten = commit_history.forget_since(project, body.since())
+    forgotten = commit_sync.forget_since(project, body.since())
     db.session.commit()
-    job, outcome = refresh_jobs.start_refresh(trigger="reset_collection_date", project=project)
+    job, outcome = lifecycle.start_refresh(trigger="reset_collection_date", project=project)
     return {**started_json(job, outcome), "commits_forgotten": forgotten}

@@ -1,4 +1,4 @@
-"""Serve stored GitHub events and seed 003's metrics over them (JSON)."""
+"""Serve stored GitHub events and the event metrics over them (JSON)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from apiflask import APIBlueprint
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-import event_metrics
-import metrics
-from api.fields import MAX_INT32, query_text
-from event_metrics import EventFilter
-from event_types import EventType
-from extensions import db
-from models import EventSource
+from analysis import metrics
+from api.fields import query_text
+from events import queries
+from events.kinds import EventType
+from events.queries import EventFilter
+from infra.extensions import db
+from models import MAX_INT32, EventSource
 
-bp = APIBlueprint("events", __name__, tag="Events (seed 003)")
+bp = APIBlueprint("events", __name__, tag="Events")
 MAX_OFFSET = 10**10  # seconds (~317 years): a window start far before GitHub, still a valid date
 
 
@@ -28,7 +28,7 @@ class FilterQuery(BaseModel):
     repository_name: query_text(140) | None = Field(None, description="Exact `owner/name`.")  # type: ignore[valid-type]
 
     def filters(self, **extra: Any) -> EventFilter:
-        """Return these filters for event_metrics."""
+        """Return these filters for queries."""
         return EventFilter(action=self.action, repository_name=self.repository_name, **extra)
 
 
@@ -111,7 +111,7 @@ class SourceOut(BaseModel):
 
 def since(offset: int | None) -> Any:
     """Return the start of the window of the last `offset` seconds (None: no window)."""
-    return event_metrics.window_start(offset) if offset else None
+    return queries.window_start(offset) if offset else None
 
 
 @bp.get("/api/events")
@@ -120,7 +120,7 @@ def since(offset: int | None) -> Any:
 def list_events(query: ListQuery) -> dict[str, Any]:
     """List stored events, newest first, filtered and paginated."""
     filters = query.filters(event_type=query.event_type, since=since(query.offset))
-    return event_metrics.list_events(filters, query.page, query.per_page)
+    return queries.list_events(filters, query.page, query.per_page)
 
 
 @bp.get("/api/events/metrics/avg-time")
@@ -128,7 +128,7 @@ def list_events(query: ListQuery) -> dict[str, Any]:
 @bp.output(AvgTimeOut)
 def avg_time(query: AvgTimeQuery) -> dict[str, Any]:
     """Return the average time between adjacent matching events."""
-    return event_metrics.avg_time(query.filters(event_type=query.event_type))
+    return queries.avg_time(query.filters(event_type=query.event_type))
 
 
 @bp.get("/api/events/metrics/total-count")
@@ -136,7 +136,7 @@ def avg_time(query: AvgTimeQuery) -> dict[str, Any]:
 @bp.output(TotalCountOut)
 def total_count(query: TotalCountQuery) -> dict[str, Any]:
     """Count matching events per type within the last `offset` seconds."""
-    return event_metrics.total_count(query.filters(since=since(query.offset)))
+    return queries.total_count(query.filters(since=since(query.offset)))
 
 
 @bp.get("/api/events/metrics/multiple-events-repos")
@@ -144,7 +144,7 @@ def total_count(query: TotalCountQuery) -> dict[str, Any]:
 @bp.output(MultipleReposOut)
 def multiple_events_repos(query: MultipleReposQuery) -> dict[str, Any]:
     """List repositories with more than `minimal_events_count` events of a type."""
-    return event_metrics.multiple_events_repos(query.event_type, query.minimal_events_count)
+    return queries.multiple_events_repos(query.event_type, query.minimal_events_count)
 
 
 @bp.get("/api/events/sources")

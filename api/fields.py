@@ -8,10 +8,6 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from models import MAX_INT32
-
-__all__ = ["MAX_INT32", "plain_text", "query_text"]
-
 
 def plain_text(value: str, multiline: bool = False) -> str:
     """Refuse control characters and lone surrogates (no database can store them as text)."""

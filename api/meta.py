@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-import observability
-from extensions import db
-from runtime import rate_governor, runtime
+from gh.access import rate_governor
+from infra.extensions import db
+from infra.runtime import runtime
+from reports import prometheus
 
 bp = APIBlueprint("meta", __name__, tag="Service")
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def database_state() -> str:
 )  # fmt: skip
 def prometheus_metrics() -> Response:
     """Export projects, refresh jobs, stored rows and the GitHub budget for Prometheus."""
-    return Response(observability.render(), content_type=CONTENT_TYPE_LATEST)
+    return Response(prometheus.render(), content_type=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/api/health")

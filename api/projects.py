@@ -1,4 +1,4 @@
-"""Serve seed 004's project endpoints: the list, one project, and the overall rollup."""
+"""Serve the portfolio's project endpoints: the list, one project, and the overall rollup."""
 
 from __future__ import annotations
 
@@ -6,18 +6,14 @@ from typing import Any
 
 from apiflask import APIBlueprint
 from pydantic import BaseModel, Field
-from sqlalchemy import func, nulls_last
 
-import metrics
-from errors import APIError
-from extensions import db
-from models import Project
+from reports import projects
 
-bp = APIBlueprint("projects", __name__, tag="Projects (seed 004)")
+bp = APIBlueprint("projects", __name__, tag="Projects")
 
 
 class ProjectOut(BaseModel):
-    """A project as the portfolio site reads it (seed-004 fields first, then additions)."""
+    """A project as the portfolio site reads it (contract fields first, then additions)."""
 
     name: str = Field(description="Repository name.")
     time_spent: str = Field(description='Minutes between first and last commit, e.g. "123m".')
@@ -104,70 +100,11 @@ class MetricsOut(BaseModel):
     averages: Averages
 
 
-def project_json(project: Project) -> dict[str, Any]:
-    """Serialise a project in seed 004's shape plus the added fields."""
-    return {
-        "name": project.name,
-        **metrics.seed004_fields(project),
-        "id": project.id,
-        "full_name": project.full_name,
-        "owner": project.owner,
-        "display_name": project.display_name,
-        "description": project.description_override or project.description,
-        "html_url": project.html_url,
-        "homepage": project.homepage,
-        "topics": project.topics or [],
-        "tags": project.tags or [],
-        "featured": bool(project.featured),
-        "archived": bool(project.archived),
-        "stars": project.stars or 0,
-        "forks": project.forks or 0,
-        "watchers": project.watchers or 0,
-        "open_issues": project.open_issues or 0,
-        "loc_by_language": project.loc_by_language or {},
-        "first_commit_date": metrics.iso(project.first_commit_date),
-        "last_commit_date": metrics.iso(project.last_commit_date),
-        "pushed_at": metrics.iso(project.pushed_at),
-        "last_refreshed_at": metrics.iso(project.last_refreshed_at),
-    }
-
-
-def visible_projects() -> list[Project]:
-    """Return the projects the portfolio shows: not hidden, featured first, latest work first."""
-    query = (
-        db.select(Project)
-        .where(Project.hidden.is_(False))
-        .order_by(Project.featured.desc(), nulls_last(Project.last_commit_date.desc()), Project.name, Project.owner)
-    )
-    return list(db.session.scalars(query))
-
-
-def find_project(name: str) -> Project:
-    """Find a visible project by repository name, or by `owner/name` when names collide."""
-    if "/" in name:
-        owner, _, repo = name.partition("/")
-        condition = Project.full_name_key == f"{owner}/{repo}".lower()
-    else:
-        condition = func.lower(Project.name) == name.lower()
-    matches = list(db.session.scalars(db.select(Project).where(condition, Project.hidden.is_(False))))
-    if not matches:
-        raise APIError(404, "Project not found")
-    if len(matches) > 1:
-        names = sorted(p.full_name for p in matches)
-        raise APIError(
-            409,
-            "Several projects have this name: ask for owner/name",
-            code="ambiguous_name",
-            details=[{"field": "name", "message": n} for n in names],
-        )
-    return matches[0]
-
-
 @bp.get("/api/projects")
 @bp.output(list[ProjectOut])
 def list_projects() -> list[dict[str, Any]]:
     """List every visible project with its metrics."""
-    return [project_json(p) for p in visible_projects()]
+    return [projects.project_json(p) for p in projects.visible_projects()]
 
 
 @bp.get("/api/project/<path:name>")
@@ -175,24 +112,11 @@ def list_projects() -> list[dict[str, Any]]:
 @bp.doc(responses={404: "Project not found", 409: "Name shared by several owners"})
 def get_project(name: str) -> dict[str, Any]:
     """Return one project by name (or owner/name)."""
-    return project_json(find_project(name))
+    return projects.project_json(projects.find_project(name))
 
 
 @bp.get("/api/metrics")
 @bp.output(MetricsOut)
 def overall_metrics() -> dict[str, Any]:
     """Return totals, leaders, languages and averages across visible projects."""
-    figures = [
-        metrics.ProjectFigures(
-            name=p.name,
-            loc=p.loc or 0,
-            commits=p.commit_count or 0,
-            active_days=p.active_days or 0,
-            code_churn=p.code_churn or 0,
-            time_spent_min=p.time_spent_min or 0.0,
-            size_kb=p.size_kb or 0.0,
-            language=metrics.language_or_unknown(p.primary_language),
-        )
-        for p in visible_projects()
-    ]
-    return metrics.rollup(figures)
+    return projects.rollup(projects.visible_projects())

@@ -1,4 +1,4 @@
-"""Serve seed 004's refresh endpoints: start a refresh, read a job's status, list recent jobs."""
+"""Serve the refresh endpoints: start a refresh, read a job's status, list recent jobs."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from typing import Any
 from apiflask import APIBlueprint
 from pydantic import BaseModel, ConfigDict, Field
 
-import metrics
-import refresh_jobs
-from auth import SECURITY_SCHEME, check_admin
-from errors import APIError
-from extensions import db
+from analysis import metrics
+from api.auth import SECURITY_SCHEME, check_admin
+from infra.errors import APIError
+from infra.extensions import db
+from infra.runtime import current_settings
 from models import ITEM_FAILED, ITEM_SKIPPED, RefreshJob
-from runtime import current_settings
+from refresh import lifecycle
 
-bp = APIBlueprint("refresh", __name__, tag="Refresh (seed 004)")
+bp = APIBlueprint("refresh", __name__, tag="Refresh")
 
 MESSAGES = {
     "started": "Refresh job started",
@@ -60,7 +60,7 @@ class JobOut(BaseModel):
 
 
 def job_json(job: RefreshJob) -> dict[str, Any]:
-    """Serialise a job in seed 004's shape plus per-repository errors."""
+    """Serialise a job in the contract's shape plus per-repository errors."""
     return {
         "id": job.id,
         "status": job.status,
@@ -101,7 +101,7 @@ def start_refresh(query: RefreshQuery) -> dict[str, Any]:
     if query.force:
         check_admin()
     cooldown = 0 if query.force else current_settings().refresh_cooldown_seconds
-    job, outcome = refresh_jobs.start_refresh(trigger="api", cooldown=cooldown)
+    job, outcome = lifecycle.start_refresh(trigger="api", cooldown=cooldown)
     return started_json(job, outcome)
 
 
@@ -120,4 +120,4 @@ def job_status(job_id: str) -> dict[str, Any]:
 @bp.output(list[JobOut])
 def list_jobs() -> list[dict[str, Any]]:
     """List the 10 most recent refresh jobs, newest first."""
-    return [job_json(j) for j in refresh_jobs.recent_jobs(10)]
+    return [job_json(j) for j in lifecycle.recent_jobs(10)]

@@ -10,7 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from api.fields import plain_text
-from repo_refs import NAME_MAX, NAME_PATTERN, OWNER_MAX, OWNER_PATTERN, URL_MAX, name_problem, owner_problem
+from gh.names import NAME_MAX, NAME_PATTERN, OWNER_MAX, OWNER_PATTERN, URL_MAX, name_problem, owner_problem
 
 
 def _checked(problem: Callable[[str], str | None]) -> Callable[[str], str]:
@@ -55,7 +55,7 @@ PerPage = Annotated[int, Field(ge=1, le=100, description="Items per page (1-100)
 
 
 class RepoCreate(BaseModel):
-    """`{"owner", "repo_name"}` or `{"url"}`; `owner_name` is seed 000's name for `owner`."""
+    """`{"owner", "repo_name"}` or `{"url"}`; `owner_name` is an older name for `owner`."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -65,7 +65,7 @@ class RepoCreate(BaseModel):
         },
     )
     owner: OwnerName | None = Field(None, description="Account (user or organisation) that owns it.")
-    owner_name: OwnerName | None = Field(None, description="Seed 000's name for `owner`.")
+    owner_name: OwnerName | None = Field(None, description="Older name for `owner`, still accepted.")
     repo_name: RepoName | None = Field(None, description="Repository name.")
     url: Annotated[str, Field(min_length=1, max_length=URL_MAX)] | None = Field(
         None, description="https://<host>/<owner>/<repo>[.git][/] or git@<host>:<owner>/<repo>.git"
@@ -129,7 +129,7 @@ class _PatchFields(_Editable):
 
 
 class _PutFields(_Editable):
-    """Every editable field, each required (seed 000's PUT)."""
+    """Every editable field, each required."""
 
     display_name: DisplayName | None
     description_override: Description | None
@@ -140,11 +140,11 @@ class _PutFields(_Editable):
 
 
 class RepoOut(BaseModel):
-    """A tracked repository: identity, GitHub metadata, seed-004 metrics and the editable fields."""
+    """A tracked repository: identity, GitHub metadata, metrics and the editable fields."""
 
     id: int
     owner: str
-    owner_name: str = Field(description="Same as owner (seed 000's name).")
+    owner_name: str = Field(description="Same as owner (an older name for it).")
     repo_name: str
     full_name: str
     source: str = Field(description='"discovered" (the token\'s account) or "added" (POST /api/repos).')

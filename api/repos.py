@@ -1,4 +1,4 @@
-"""Serve tracked repositories (seeds 000/001): add by owner/name or URL, list, read, edit, delete, history."""
+"""Serve tracked repositories: add by owner/name or URL, list, read, edit, delete, history."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Response, request
 
-import repo_history
-import repos_service
+from api.auth import SECURITY_SCHEME, admin_required
 from api.refresh import RefreshStarted, started_json
 from api.repo_schemas import (
     EDITABLE,
@@ -23,10 +22,11 @@ from api.repo_schemas import (
     RepoPut,
     SeriesOut,
 )
-from auth import SECURITY_SCHEME, admin_required
-from pagination import Page, link_header
+from infra.pagination import Page, link_header
+from refresh import tracking
+from reports import history, projects
 
-bp = APIBlueprint("repos", __name__, tag="Tracked repositories (seeds 000/001)")
+bp = APIBlueprint("repos", __name__, tag="Tracked repositories")
 ADMIN = {"security": [{SECURITY_SCHEME: []}]}
 NOT_FOUND = {404: "Repository not found"}
 UNAUTHORIZED = {401: "Admin token missing or wrong"}
@@ -48,10 +48,10 @@ def page_json(page: Page, items: list[Any]) -> tuple[dict[str, Any], dict[str, s
                             409: "Already tracked", 502: "GitHub failed", 503: "GitHub rate limit"})  # fmt: skip
 def add_repo(body: RepoCreate) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Track a GitHub repository given by owner and name or by URL."""
-    ref = repos_service.reference(body.owner, body.repo_name, body.url, owner_name=body.owner_name)
-    project, job = repos_service.add_repository(ref)
+    ref = tracking.reference(body.owner, body.repo_name, body.url, owner_name=body.owner_name)
+    project, job = tracking.add_repository(ref)
     created = {"refresh_job_id": job.id, "check_status_url": f"/api/refresh/status/{job.id}"}
-    return {**repos_service.repo_json(project), **created}, 201, {"Location": f"/api/repos/{project.id}"}
+    return {**projects.repository_json(project), **created}, 201, {"Location": f"/api/repos/{project.id}"}
 
 
 @bp.get("/api/repos")
@@ -59,8 +59,8 @@ def add_repo(body: RepoCreate) -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.output(RepoPage)
 def list_repos(query: ListQuery) -> tuple[dict[str, Any], int, dict[str, str]]:
     """List tracked repositories, filtered, sorted and paginated."""
-    page = repos_service.list_repositories(repos_service.Listing(**query.model_dump()))
-    body, headers = page_json(page, [repos_service.repo_json(p) for p in page.items])
+    page = tracking.list_repositories(tracking.Listing(**query.model_dump()))
+    body, headers = page_json(page, [projects.repository_json(p) for p in page.items])
     return body, 200, headers
 
 
@@ -69,7 +69,7 @@ def list_repos(query: ListQuery) -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.doc(responses=NOT_FOUND)
 def get_repo(repo_id: int) -> dict[str, Any]:
     """Return one tracked repository."""
-    return repos_service.repo_json(repos_service.get_repository(repo_id))
+    return projects.repository_json(tracking.get_repository(repo_id))
 
 
 @bp.patch("/api/repos/<int:repo_id>")
@@ -80,7 +80,7 @@ def get_repo(repo_id: int) -> dict[str, Any]:
 def patch_repo(repo_id: int, body: Any) -> dict[str, Any]:
     """Edit a repository's display name, description override, tags, featured, hidden or paused."""
     changes = body.model_dump(include=body.model_fields_set)
-    return repos_service.repo_json(repos_service.update_repository(repo_id, changes))
+    return projects.repository_json(tracking.update_repository(repo_id, changes))
 
 
 @bp.put("/api/repos/<int:repo_id>")
@@ -89,8 +89,8 @@ def patch_repo(repo_id: int, body: Any) -> dict[str, Any]:
 @bp.output(RepoOut)
 @bp.doc(**ADMIN, responses={**BAD_JSON, **UNAUTHORIZED, **NOT_FOUND})
 def put_repo(repo_id: int, body: Any) -> dict[str, Any]:
-    """Replace every editable field of a repository (seed 000's PUT)."""
-    return repos_service.repo_json(repos_service.update_repository(repo_id, body.model_dump(include=set(EDITABLE))))
+    """Replace every editable field of a repository at once."""
+    return projects.repository_json(tracking.update_repository(repo_id, body.model_dump(include=set(EDITABLE))))
 
 
 @bp.delete("/api/repos/<int:repo_id>")
@@ -99,7 +99,7 @@ def put_repo(repo_id: int, body: Any) -> dict[str, Any]:
 @bp.doc(**ADMIN, responses={**UNAUTHORIZED, **NOT_FOUND})
 def delete_repo(repo_id: int) -> Response:
     """Stop tracking a repository and forget everything stored about it."""
-    repos_service.delete_repository(repo_id)
+    tracking.delete_repository(repo_id)
     return Response(status=204)
 
 
@@ -109,7 +109,7 @@ def delete_repo(repo_id: int) -> Response:
 @bp.doc(**ADMIN, responses={**UNAUTHORIZED, **NOT_FOUND})
 def refresh_repo(repo_id: int) -> dict[str, Any]:
     """Refresh one repository in the background (returns the refresh in progress, if any)."""
-    return started_json(*repos_service.refresh_repository(repo_id))
+    return started_json(*tracking.refresh_repository(repo_id))
 
 
 @bp.get("/api/repos/<int:repo_id>/history")
@@ -118,9 +118,9 @@ def refresh_repo(repo_id: int) -> dict[str, Any]:
 @bp.doc(responses=NOT_FOUND)
 def repo_history_page(repo_id: int, query: HistoryQuery) -> tuple[dict[str, Any], int, dict[str, str]]:
     """List what refreshes saw change on a repository, newest first."""
-    project = repos_service.get_repository(repo_id)
+    project = tracking.get_repository(repo_id)
     types = query.type.split(",") if query.type else []
-    page = repo_history.history_page(project, types, query.page, query.per_page)
+    page = history.history_page(project, types, query.page, query.per_page)
     body, headers = page_json(page, page.items)
     return body, 200, headers
 
@@ -130,7 +130,7 @@ def repo_history_page(repo_id: int, query: HistoryQuery) -> tuple[dict[str, Any]
 @bp.doc(responses=NOT_FOUND)
 def stars_series(repo_id: int) -> dict[str, Any]:
     """Return a repository's stars over time."""
-    return repo_history.series(repos_service.get_repository(repo_id), "stars")
+    return history.series(tracking.get_repository(repo_id), "stars")
 
 
 @bp.get("/api/repos/<int:repo_id>/history/forks")
@@ -138,4 +138,4 @@ def stars_series(repo_id: int) -> dict[str, Any]:
 @bp.doc(responses=NOT_FOUND)
 def forks_series(repo_id: int) -> dict[str, Any]:
     """Return a repository's forks over time."""
-    return repo_history.series(repos_service.get_repository(repo_id), "forks")
+    return history.series(tracking.get_repository(repo_id), "forks")

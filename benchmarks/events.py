@@ -1,7 +1,7 @@
 """Benchmark event ingestion and the event metrics on PostgreSQL (`make bench-events`).
 
 Starts a private PostgreSQL (tests/servers.py), migrates it, stores 1,000,000 synthetic GitHub
-events through the poller's own path (`events_store.store_events`: map, look up known ids,
+events through the poller's own path (`store.store_events`: map, look up known ids,
 INSERT … ON CONFLICT DO NOTHING), then times each metric endpoint through the app (median of
 20 calls). Targets: ≥ 20,000 events/s, each metric ≤ 200 ms.
 """
@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-import events_store  # noqa: E402
 from app import MIGRATIONS_DIR, create_app  # noqa: E402
-from extensions import db  # noqa: E402
+from events import store  # noqa: E402
+from infra.extensions import db  # noqa: E402
 from tests.servers import PostgresServer  # noqa: E402
 
 INGEST_TARGET = 20_000  # events/s
@@ -89,7 +89,7 @@ def ingest(app: Any, count: int) -> float:
 
 def _store(batch: list[dict[str, Any]]) -> float:
     started = time.perf_counter()
-    result = events_store.store_events(batch)
+    result = store.store_events(batch)
     assert result.inserted == len(batch), result
     return time.perf_counter() - started
 

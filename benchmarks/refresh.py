@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.synthetic_repo import Shape, add_commit, build  # noqa: E402
-from tests.github_standin import GitHubStandIn  # noqa: E402
 from tests.servers import PostgresServer  # noqa: E402
+from tests.standin.server import GitHubStandIn  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"
 EXCLUDED = "node_modules,dist,build,.venv,.env,.github,.idea,.vscode,__pycache__,.mypy_cache,.pytest_cache"
@@ -83,7 +83,7 @@ def run_refresh(client: Any, github: GitHubStandIn) -> tuple[float, int, dict[st
 
 def service_rows(bares: dict[str, Path], large: Shape, work: Path, pg: PostgresServer) -> list[Row]:
     from app import create_app
-    from extensions import db
+    from infra.extensions import db
 
     url = pg.create_database("bench_refresh")
     migrate(url, work / "instance")

@@ -137,9 +137,9 @@ def build_app(config: dict[str, str]) -> Any:
 
 def dispose_app(app: Any) -> None:
     """Let the jobs an embedded app started finish (tables are emptied next), then close it."""
-    from extensions import db
-    from runtime import runtime
-    from taskqueue import ThreadTaskQueue
+    from infra.extensions import db
+    from infra.runtime import runtime
+    from infra.tasks import ThreadTaskQueue
 
     tasks = runtime(app).tasks
     if isinstance(tasks, ThreadTaskQueue):

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gitcache import RepoCache
-from tests.gitrepos import ALICE, BOB, CAROL, Identity, RepoBuilder, ScriptedCommit
+from analysis.mirrors import RepoCache
+from tests.gitexpect import ALICE, BOB, CAROL, Identity, ScriptedCommit
+from tests.gitrepos import RepoBuilder
 
 # The contract's default excluded directories (CONTRACT.md, "Seed 004 metric definitions").
 EXCLUDED_DIRS = (

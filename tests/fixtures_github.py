@@ -3,8 +3,8 @@
 - `github`: a started `GitHubStandIn` (user `octo-owner`, id 1001, token `DEFAULT_TOKEN`), stopped
   after the test, which fails if the stand-in hit an internal error while answering.
 - `github_recordings`: `github_recordings("repo_get.pygithub.2026.json")` returns a copy of a
-  recording from tests/recordings/ (origin, covers, notes, exchanges).
-- `make_gateway`: a factory of `gh_api.GitHubClient`s of the `github` stand-in with small timeouts
+  recording from tests/standin/recordings/ (origin, covers, notes, exchanges).
+- `make_gateway`: a factory of `gh.client.GitHubClient`s of the `github` stand-in with small timeouts
   and backoff (`gateway_settings`); `gateway_sleeps` records the pauses they took.
 """
 
@@ -16,10 +16,13 @@ from typing import Any
 
 import pytest
 
-from gh_api import GitHubClient, LocalGovernor, MemoryConditionalCache
+from gh.cache import MemoryConditionalCache
+from gh.client import GitHubClient
+from gh.governor import LocalGovernor
 from settings import Settings
-from tests.github_standin import DEFAULT_LOGIN, DEFAULT_TOKEN, DEFAULT_USER_ID, GitHubStandIn
-from tests.github_standin_shapes import load_recording
+from tests.standin.model import DEFAULT_LOGIN, DEFAULT_TOKEN, DEFAULT_USER_ID
+from tests.standin.server import GitHubStandIn
+from tests.standin.shapes import load_recording
 
 
 @pytest.fixture
@@ -35,7 +38,7 @@ def github() -> Iterator[GitHubStandIn]:
 
 @pytest.fixture(scope="session")
 def github_recordings() -> Callable[[str], dict[str, Any]]:
-    """Return a loader of the recorded GitHub exchanges copied into tests/recordings/."""
+    """Return a loader of the recorded GitHub exchanges copied into tests/standin/recordings/."""
     return load_recording
 
 
@@ -71,7 +74,7 @@ def gateway_settings(standin: GitHubStandIn, **overrides: Any) -> Settings:
         "github_rate_floor": 0,
         "github_max_pause": 5.0,
     }
-    return Settings().with_overrides(**{**values, **overrides})
+    return Settings.from_mapping({}).with_overrides(**{**values, **overrides})
 
 
 @pytest.fixture

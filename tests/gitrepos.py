@@ -29,42 +29,11 @@ from pathlib import Path
 
 from tests.gitexpect import (
     ALICE,
-    BOB,
-    CAROL,
     FileChange,
     Identity,
     ScriptedCommit,
-    expected_active_days,
-    expected_churn,
-    expected_commits,
-    expected_time_spent_minutes,
-    is_binary,
-    lcs_length,
     line_delta,
-    split_lines,
-    under_excluded_dir,
 )
-
-__all__ = [
-    "ALICE",
-    "BOB",
-    "CAROL",
-    "DEFAULT_START",
-    "FileChange",
-    "Identity",
-    "RepoBuilder",
-    "ScriptedCommit",
-    "clone_checkout",
-    "expected_active_days",
-    "expected_churn",
-    "expected_commits",
-    "expected_time_spent_minutes",
-    "is_binary",
-    "lcs_length",
-    "line_delta",
-    "split_lines",
-    "under_excluded_dir",
-]
 
 DEFAULT_START = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
 

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from metrics import LAST_FINISHED_FORMAT
+from analysis.metrics import LAST_FINISHED_FORMAT
 from tests.fixtures_git import EXCLUDED_DIRS, SampleHistory
-from tests.github_standin import GitHubStandIn
-from tests.gitrepos import (
+from tests.gitexpect import (
     ScriptedCommit,
-    clone_checkout,
     expected_active_days,
     expected_churn,
     expected_commits,
     expected_time_spent_minutes,
 )
+from tests.gitrepos import clone_checkout
+from tests.standin.server import GitHubStandIn
 
 
 def cloc_of_checkout(url: str, dest: Path) -> tuple[int, dict[str, int]]:

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from extensions import db
+from infra.extensions import db
 from models import Project, full_name_key
 from tests.conftest import wait_for
-from tests.github_standin import GitHubStandIn
+from tests.standin.server import GitHubStandIn
 
 ADMIN = "admin-token-for-tests"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}

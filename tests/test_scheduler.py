@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 import scheduler
-from extensions import db
+from infra.extensions import db
 from models import JOB_COMPLETED, RefreshJob, utcnow
 from tests.conftest import ROOT, build_app, dispose_app, wait_for
-from tests.github_standin import GitHubStandIn
+from tests.standin.server import GitHubStandIn
 
 
 def count_jobs(app: Any) -> list[RefreshJob]:

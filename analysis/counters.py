@@ -1,0 +1,177 @@
+"""Write blobs to a scratch directory and count them with cloc or pygount (the I/O half of loc.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis.gitcmd import Mirror, run_process
+
+# Bytes to count above which cloc runs with several worker processes (about 2 s of counting).
+PARALLEL_CLOC_BYTES = 16 * 1024 * 1024
+# Characters cloc copies unescaped into its JSON file names. Replacing them with U+FFFD keeps the
+# language: no name or extension in cloc's tables contains either kind of character.
+_UNSAFE = {code: "\ufffd" for code in [*range(32), 127, ord('"'), ord("\\")]}
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """A regular file of a git tree: its path, blob sha, mode and size in bytes."""
+
+    path: str
+    blob_sha: str
+    mode: str
+    size: int
+
+
+class LocError(Exception):
+    """Counting lines failed (cloc missing, crashed, timed out or printed garbage)."""
+
+
+@dataclass(frozen=True)
+class FileCount:
+    """Lines of one file as the counting tool saw them."""
+
+    language: str
+    code: int
+    comment: int
+    blank: int
+
+
+BlobKey = tuple[str, str]  # (blob sha, lang_key)
+Counts = dict[BlobKey, FileCount | None]
+
+
+def safe_name(name: str) -> str:
+    """Return a file name that cloc prints verbatim in valid JSON and classifies like `name`."""
+    cleaned = name.translate(_UNSAFE)
+    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in cleaned)
+
+
+def materialise(mirror: Mirror, wanted: dict[BlobKey, TreeEntry], root: Path, batch_bytes: int) -> dict[str, BlobKey]:
+    """Write one file per key under root as <n>/<basename>; return {relative path: key}."""
+    targets: dict[str, list[str]] = {}
+    files: dict[str, BlobKey] = {}
+    uses: dict[str, int] = {}
+    for key, entry in wanted.items():
+        name = safe_name(entry.path.rsplit("/", 1)[-1])
+        index = uses.get(name, 0)
+        uses[name] = index + 1
+        relative = f"{index}/{name}"
+        files[relative] = key
+        targets.setdefault(entry.blob_sha, []).append(relative)
+    for index in range(max(uses.values(), default=0)):
+        (root / str(index)).mkdir()
+    sizes = {entry.blob_sha: entry.size for entry in wanted.values()}
+    for batch in _batches(list(targets), sizes, batch_bytes):
+        for sha, data in read_blobs(mirror, batch):
+            for relative in targets[sha]:
+                with open(root / relative, "wb") as handle:
+                    handle.write(data)
+    return files
+
+
+def _batches(shas: list[str], sizes: dict[str, int], limit: int) -> Iterator[list[str]]:
+    """Yield runs of shas whose blobs add up to about `limit` bytes."""
+    batch: list[str] = []
+    total = 0
+    for sha in shas:
+        if batch and total + sizes[sha] > limit:
+            yield batch
+            batch, total = [], 0
+        batch.append(sha)
+        total += sizes[sha]
+    if batch:
+        yield batch
+
+
+def read_blobs(mirror: Mirror, shas: list[str]) -> Iterator[tuple[str, memoryview]]:
+    """Yield (sha, content) of each blob, read by one `git cat-file --batch`."""
+    data = mirror.git(["cat-file", "--batch"], input="".join(f"{sha}\n" for sha in shas).encode()).stdout
+    view = memoryview(data)
+    pos = 0
+    for sha in shas:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        if len(header) != 3 or header[1] != b"blob":
+            raise LocError(f"cannot read blob {sha}: git said {data[pos:end][:200]!r}")
+        start = end + 1
+        size = int(header[2])
+        yield sha, view[start : start + size]
+        pos = start + size + 1
+
+
+def cloc_command(cloc: str, processes: int = 0) -> list[str]:
+    """Return the cloc invocation that reports every file (no uniqueness check, no per-file timeout)."""
+    # --timeout 0: cloc's default drops a file whose filters run longer than lines/1000 s, which
+    # would make the count depend on machine load. --processes only changes speed, not results.
+    return [
+        cloc,
+        "--json",
+        "--by-file",
+        "--skip-uniqueness",
+        "--quiet",
+        "--timeout",
+        "0",
+        f"--processes={processes}",
+        ".",
+    ]
+
+
+def cloc_processes(total_bytes: int) -> int:
+    """Return how many cloc workers to use: forking costs about a second, so only for big batches."""
+    cores = os.cpu_count() or 1
+    return min(cores, 8) if cores > 1 and total_bytes >= PARALLEL_CLOC_BYTES else 0
+
+
+def run_cloc(cloc: str, root: Path, files: dict[str, BlobKey], timeout: float, total_bytes: int = 0) -> Counts:
+    """Count the files under root with one cloc run; files cloc does not report map to None."""
+    # HOME=/dev/null: cloc would read ~/.config/cloc/options.txt otherwise.
+    env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": os.devnull, "LC_ALL": "C", "LANG": "C"}
+    try:
+        done = run_process(cloc_command(cloc, cloc_processes(total_bytes)), cwd=root, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise LocError(f"cloc timed out after {timeout:g} s") from None
+    except OSError as error:
+        raise LocError(f"cannot run cloc ({cloc}): {error}") from None
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).decode("utf-8", "replace").strip()[:2000]
+        raise LocError(f"cloc failed (exit {done.returncode}): {detail}")
+    return parse_cloc_json(done.stdout, files)
+
+
+def parse_cloc_json(stdout: bytes, files: dict[str, BlobKey]) -> Counts:
+    """Map cloc's --by-file JSON back to keys; keys it does not mention are None (not source)."""
+    result: Counts = dict.fromkeys(files.values())
+    text = stdout.decode("utf-8", "replace").strip()
+    if not text:
+        return result  # cloc prints nothing when no file is recognised
+    try:
+        report = json.loads(text, strict=False)
+        for name, row in report.items():
+            key = files.get(name.removeprefix("./"))
+            if key is not None:
+                result[key] = FileCount(str(row["language"]), int(row["code"]), int(row["comment"]), int(row["blank"]))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise LocError(f"cloc printed unexpected output ({error}): {text[:200]!r}") from None
+    return result
+
+
+def run_pygount(root: Path, files: dict[str, BlobKey]) -> Counts:
+    """Count each file with pygount; code = code + string-only lines, as pygount's cloc-xml output does."""
+    from pygount import SourceAnalysis, SourceState
+
+    result: Counts = {}
+    for relative, key in files.items():
+        analysis = SourceAnalysis.from_file(str(root / relative), "")
+        if analysis.state == SourceState.analyzed:
+            result[key] = FileCount(
+                analysis.language, analysis.source_count, analysis.documentation_count, analysis.empty_count
+            )
+        else:
+            result[key] = None
+    return result

@@ -1,0 +1,289 @@
+"""Keep one bare git mirror per repository on disk: cloned once, fetched incrementally, evicted LRU."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from analysis.gitcmd import GitAuth, GitError, Mirror, check_clone_url, git_env, remote_options, run_git
+
+log = logging.getLogger(__name__)
+
+KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+STAMP = "tracker-last-used"
+HEADS_REFSPEC = "+refs/heads/*:refs/heads/*"
+# stderr fragments by which git reports a damaged repository (as opposed to a network or auth failure).
+CORRUPTION_HINTS = (
+    "bad object",
+    "corrupt",
+    "not a git repository",
+    "did not send all necessary objects",
+    "unable to read",
+    "missing blob",
+    "missing tree",
+    "missing commit",
+    "loose object",
+    "packfile",
+    "index-pack",
+    "invalid object",
+    "unresolved deltas",
+)
+
+
+def check_key(key: str) -> None:
+    """Refuse a mirror key that is not a short safe file name."""
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        raise ValueError(f"invalid mirror key {key!r}: use letters, digits, '.', '_' and '-' only")
+
+
+def looks_corrupt(message: str) -> bool:
+    """Tell whether a git error message points at a damaged local repository."""
+    lowered = message.lower()
+    return any(hint in lowered for hint in CORRUPTION_HINTS)
+
+
+def dir_size(path: Path) -> int:
+    """Return the total apparent size in bytes of the files under `path`."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def parse_ls_remote(text: str) -> tuple[str | None, dict[str, str]]:
+    """Return (HEAD's target ref or None, {refs/heads/<name>: sha}) from `git ls-remote --symref` output."""
+    head_ref: str | None = None
+    heads: dict[str, str] = {}
+    for line in text.splitlines():
+        left, _, name = line.partition("\t")
+        if left.startswith("ref: ") and name == "HEAD":
+            head_ref = left.removeprefix("ref: ")
+        elif name.startswith("refs/heads/"):
+            heads[name] = left
+    return head_ref, heads
+
+
+class RepoCache:
+    """A directory of bare mirrors, one per repository key, with per-key locks and LRU eviction.
+
+    Layout: root/mirrors/<key>.git (complete mirrors only), root/locks/<key>.lock (flock targets,
+    never deleted), root/tmp/<key>/ (clones in progress and mirrors being deleted; only touched
+    under the key's lock).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_bytes: int,
+        git_timeout: float,
+        secrets: Iterable[str] = (),
+        lock_timeout: float | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+        self.git_timeout = git_timeout
+        self.secrets = tuple(s for s in secrets if s)
+        # A waiter may sit behind one clone/fetch plus the reads its holder does under the lock.
+        self.lock_timeout = 2 * git_timeout if lock_timeout is None else lock_timeout
+        for sub in ("mirrors", "locks", "tmp"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    def mirror_path(self, key: str) -> Path:
+        """Return where the mirror of `key` lives."""
+        check_key(key)
+        return self.root / "mirrors" / f"{key}.git"
+
+    @contextlib.contextmanager
+    def open(
+        self, key: str, clone_url: str, auth: GitAuth | None = None, *, default_branch: str | None = None
+    ) -> Iterator[Mirror]:
+        """Lock, clone or fetch the mirror of `key`, and yield it; evict LRU mirrors afterwards.
+
+        HEAD follows `default_branch` when given (e.g. from the GitHub API); otherwise it stays as
+        cloned unless its branch disappears upstream, when the remote's HEAD is asked for.
+        """
+        check_key(key)
+        check_clone_url(clone_url)
+        secrets = self.secrets + ((auth.token,) if auth is not None and auth.token else ())
+        try:
+            with self._locked(key):
+                mirror = self._sync(key, clone_url, auth, secrets)
+                self._point_head(mirror, clone_url, git_env(clone_url, auth), default_branch)
+                os.utime(mirror.path / STAMP)
+                yield mirror
+        finally:
+            try:
+                self.evict(keep=key)
+            except OSError:
+                log.exception("evicting git mirrors under %s failed", self.root)
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Remove least-recently-used unlocked mirrors until root/mirrors fits max_bytes; return their keys."""
+        self._clear_stale_tmp()
+        entries = []
+        for path in (self.root / "mirrors").iterdir():
+            if path.name.endswith(".git") and path.is_dir():
+                entries.append((self._last_used(path), path.name[: -len(".git")], dir_size(path)))
+        total = sum(size for _used, _key, size in entries)
+        removed: list[str] = []
+        for _used, key, size in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            if key == keep:
+                continue
+            with self._try_locked(key) as locked:
+                if locked and self.mirror_path(key).exists():
+                    self._discard(key, self.mirror_path(key))
+                    total -= size
+                    removed.append(key)
+        return removed
+
+    @contextlib.contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        """Hold the exclusive lock of `key`, waiting at most lock_timeout for it."""
+        fd = os.open(self.root / "locks" / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            delay = 0.01
+            while not _try_flock(fd):
+                if time.monotonic() >= deadline:
+                    raise GitError(f"timed out after {self.lock_timeout:g} s waiting for the lock of mirror {key}")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _try_locked(self, key: str) -> Iterator[bool]:
+        """Hold the lock of `key` if it is free right now; yield whether it was taken."""
+        fd = os.open(self.root / "locks" / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            locked = _try_flock(fd)
+            try:
+                yield locked
+            finally:
+                if locked:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _sync(self, key: str, clone_url: str, auth: GitAuth | None, secrets: tuple[str, ...]) -> Mirror:
+        """Bring the mirror of `key` up to date (cloning or re-cloning it if needed) and return it."""
+        path = self.mirror_path(key)
+        shutil.rmtree(self.root / "tmp" / key, ignore_errors=True)
+        env = git_env(clone_url, auth)
+        if path.exists() and not self._healthy(path, secrets):
+            log.warning("git mirror %s is damaged; cloning it again", key)
+            self._discard(key, path)
+        if not path.exists():
+            self._clone(key, clone_url, env, secrets)
+            return Mirror(path, self.git_timeout, secrets, "cloned")
+        try:
+            action = self._fetch(path, clone_url, env, secrets)
+        except GitError as error:
+            if not looks_corrupt(str(error)):
+                raise
+            log.warning("fetching git mirror %s failed (%s); cloning it again", key, error)
+            self._discard(key, path)
+            self._clone(key, clone_url, env, secrets)
+            action = "cloned"
+        return Mirror(path, self.git_timeout, secrets, action)
+
+    def _healthy(self, path: Path, secrets: tuple[str, ...]) -> bool:
+        """Tell whether `path` is a usable bare repository whose branch heads all exist."""
+        if not all((path / name).exists() for name in ("HEAD", "objects", "refs", "config", STAMP)):
+            return False
+        mirror = Mirror(path, self.git_timeout, secrets)
+        bare = mirror.git(["rev-parse", "--is-bare-repository"], check=False)
+        if bare.returncode != 0 or bare.stdout.strip() != b"true":
+            return False
+        return mirror.git(["rev-list", "--no-walk", "--branches", "--"], check=False).returncode == 0
+
+    def _clone(self, key: str, clone_url: str, env: dict[str, str], secrets: tuple[str, ...]) -> None:
+        """Clone into a temporary directory and rename it into place, so no half mirror is ever visible."""
+        tmp = self.root / "tmp" / key / f"clone-{uuid.uuid4().hex}"
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            args = [*remote_options(clone_url), "clone", "--bare", "--no-tags", "--quiet", "--", clone_url, str(tmp)]
+            run_git(args, cwd=tmp.parent, auth_env=env, timeout=self.git_timeout, secrets=secrets)
+            mirror = Mirror(tmp, self.git_timeout, secrets)
+            mirror.git(["config", "remote.origin.fetch", HEADS_REFSPEC])
+            mirror.git(["config", "remote.origin.tagOpt", "--no-tags"])
+            (tmp / STAMP).touch()
+            os.rename(tmp, self.mirror_path(key))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _fetch(self, path: Path, clone_url: str, env: dict[str, str], secrets: tuple[str, ...]) -> str:
+        """Fetch new objects and all branch heads (forced, pruned); return "fetched" or "unchanged"."""
+        mirror = Mirror(path, self.git_timeout, secrets)
+        before = mirror.heads()
+        # With a refs/heads/ refspec git asks the server for branch heads only (not refs/pull/*),
+        # and when they are all known locally no pack is requested: one round trip.
+        fetch = ["fetch", "--prune", "--no-tags", "--quiet", "--no-write-fetch-head", clone_url, HEADS_REFSPEC]
+        args = [f"--git-dir={path}", *remote_options(clone_url), *fetch]
+        run_git(args, cwd=path, auth_env=env, timeout=self.git_timeout, secrets=secrets)
+        if mirror.heads() == before:
+            return "unchanged"
+        mirror.git(["config", "remote.origin.url", clone_url])
+        return "fetched"
+
+    def _point_head(self, mirror: Mirror, clone_url: str, env: dict[str, str], default_branch: str | None) -> None:
+        """Point HEAD at `default_branch` if given, else follow the remote's HEAD when ours dangles."""
+        heads = mirror.heads()
+        current = mirror.git(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.decode().strip()
+        wanted = f"refs/heads/{default_branch}" if default_branch else current
+        if wanted not in heads and heads:  # e.g. the default branch was renamed upstream
+            opts = remote_options(clone_url)
+            args = [*opts, "ls-remote", "--symref", clone_url, "HEAD"]
+            listing = run_git(args, cwd=mirror.path, auth_env=env, timeout=self.git_timeout, secrets=mirror.secrets)
+            wanted = parse_ls_remote(listing.stdout.decode("utf-8", "replace"))[0] or current
+        if wanted != current and wanted in heads:
+            mirror.git(["symbolic-ref", "HEAD", wanted])
+
+    def _discard(self, key: str, path: Path) -> None:
+        """Move a mirror out of mirrors/ (atomically) and delete it; the caller holds the key's lock."""
+        dead = self.root / "tmp" / key / f"dead-{uuid.uuid4().hex}"
+        dead.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(path, dead)
+        shutil.rmtree(dead, ignore_errors=True)
+
+    def _clear_stale_tmp(self) -> None:
+        """Delete leftovers of killed clones whose key is not locked by anyone."""
+        for entry in (self.root / "tmp").iterdir():
+            if entry.is_dir() and KEY_RE.fullmatch(entry.name):
+                with self._try_locked(entry.name) as locked:
+                    if locked:
+                        shutil.rmtree(entry, ignore_errors=True)
+
+    @staticmethod
+    def _last_used(path: Path) -> float:
+        """Return when a mirror was last opened (its stamp's mtime, else the directory's)."""
+        try:
+            return (path / STAMP).stat().st_mtime
+        except OSError:
+            return path.stat().st_mtime
+
+
+def _try_flock(fd: int) -> bool:
+    """Take an exclusive flock on `fd` without waiting; tell whether it was taken."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -1,0 +1,28 @@
+"""Serve the Swagger UI files from the installed swagger-ui-bundle package (no CDN)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Blueprint, send_from_directory
+from flask.typing import ResponseReturnValue
+
+PREFIX = "/docs-assets"
+bp = Blueprint("docs", __name__)
+
+
+def swagger_ui_config() -> dict[str, Any]:
+    """Return APIFlask settings that point /docs at the locally served files."""
+    return {
+        "SWAGGER_UI_CSS": f"{PREFIX}/swagger-ui.css",
+        "SWAGGER_UI_BUNDLE_JS": f"{PREFIX}/swagger-ui-bundle.js",
+        "SWAGGER_UI_STANDALONE_PRESET_JS": f"{PREFIX}/swagger-ui-standalone-preset.js",
+        "DOCS_FAVICON": f"{PREFIX}/favicon-32x32.png",
+    }
+
+
+@bp.get(f"{PREFIX}/<path:filename>")
+def asset(filename: str) -> ResponseReturnValue:
+    """Send one Swagger UI file."""
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)

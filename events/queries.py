@@ -1,0 +1,175 @@
+"""Compute seed 003's event metrics in SQL: aggregates over the `events` table, never rows in Python.
+
+Definitions (CONTRACT.md, "Seed 003 event metrics (fixed)"): the average time between adjacent
+events is (newest - oldest) / (n - 1) seconds, 2 dp, null below 2 events; counts are per type
+within the last `offset` seconds; busy repositories have strictly more than a minimum of events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+
+from analysis import metrics
+from events.kinds import EVENT_TYPES, LEGACY_COUNT_KEYS, count_key
+from infra.extensions import db
+from infra.pagination import paginate
+from models import Event, utcnow
+
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """The filters every event query accepts; None means "any"."""
+
+    event_type: str | None = None
+    action: str | None = None
+    repository_name: str | None = None
+    since: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """Return the WHERE clauses of these filters."""
+        where: list[ColumnElement[bool]] = []
+        if self.event_type is not None:
+            where.append(Event.type == self.event_type)
+        if self.action is not None:
+            where.append(Event.action == self.action.lower())  # stored lower-case: case-insensitive match
+        if self.repository_name is not None:
+            where.append(Event.repo_name == self.repository_name)
+        if self.since is not None:
+            where.append(Event.created_at >= self.since)
+        return where
+
+
+@dataclass(frozen=True)
+class Span:
+    """How many events matched and when the first and last happened."""
+
+    count: int
+    oldest: datetime | None
+    newest: datetime | None
+
+    @property
+    def avg_gap(self) -> float | None:
+        """Return the mean gap between adjacent events in seconds, 2 dp (half up); None below 2 events."""
+        return average_gap(self.oldest, self.newest, self.count)
+
+
+def average_gap(oldest: datetime | None, newest: datetime | None, count: int) -> float | None:
+    """Return (newest - oldest) / (count - 1) seconds rounded half up to 2 dp; None below 2 events."""
+    if count < 2 or oldest is None or newest is None:
+        return None
+    micros = Decimal((newest - oldest) // timedelta(microseconds=1))
+    return float((micros / Decimal(1_000_000) / (count - 1)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+def window_start(offset_seconds: int, now: datetime | None = None) -> datetime:
+    """Return the start of the window of the last `offset_seconds`."""
+    return (now or utcnow()) - timedelta(seconds=offset_seconds)
+
+
+def span(filters: EventFilter) -> Span:
+    """Count the matching events and find the oldest and newest (one aggregate query)."""
+    query = select(func.count(), func.min(Event.created_at), func.max(Event.created_at)).where(*filters.conditions())
+    count, oldest, newest = db.session.execute(query).one()
+    return Span(count or 0, oldest, newest)
+
+
+def spans_by_type(filters: EventFilter) -> dict[str, Span]:
+    """Return the span of the matching events of each type present (one GROUP BY query)."""
+    query = (
+        select(Event.type, func.count(), func.min(Event.created_at), func.max(Event.created_at))
+        .where(*filters.conditions())
+        .group_by(Event.type)
+        .order_by(Event.type)
+    )
+    return {kind: Span(count, oldest, newest) for kind, count, oldest, newest in db.session.execute(query)}
+
+
+def avg_time(filters: EventFilter) -> dict[str, Any]:
+    """Return seed 003's average-time metric (a null average below 2 events, not an error)."""
+    found = span(filters)
+    return {
+        "oldest_event_time": metrics.iso(found.oldest),
+        "repository_name": filters.repository_name or ALL,
+        "events_count": found.count,
+        "avg_time": found.avg_gap,
+        "event_type": filters.event_type,
+        "newest_event_time": metrics.iso(found.newest),
+    }
+
+
+def count_keys(present: list[str]) -> list[str]:
+    """Return the `events_count` keys in order: seed 003's three, every other type by name, `total`."""
+    others = sorted((set(EVENT_TYPES) | set(present)) - set(LEGACY_COUNT_KEYS))
+    return [*LEGACY_COUNT_KEYS.values(), *others, "total"]
+
+
+def total_count(filters: EventFilter) -> dict[str, Any]:
+    """Return seed 003's counts per type within the filters' window; `oldest_event_time` respects the filters."""
+    found = spans_by_type(filters)
+    counts = dict.fromkeys(count_keys(list(found)), 0)
+    for kind, kind_span in found.items():
+        counts[count_key(kind)] += kind_span.count
+    counts["total"] = sum(s.count for s in found.values())
+    oldest = min((s.oldest for s in found.values() if s.oldest is not None), default=None)
+    return {
+        "oldest_event_time": metrics.iso(oldest),
+        "repository_name": filters.repository_name or ALL,
+        "events_count": counts,
+    }
+
+
+def multiple_events_repos(event_type: str, minimal_events_count: int) -> dict[str, Any]:
+    """Return repositories with strictly more than `minimal_events_count` events of a type (busiest first)."""
+    count = func.count().label("n")
+    query = (
+        select(Event.repo_name, count)
+        .where(Event.type == event_type, Event.repo_name.is_not(None))
+        .group_by(Event.repo_name)
+        .having(func.count() > minimal_events_count)
+        .order_by(count.desc(), Event.repo_name)
+    )
+    return {"event_type": event_type, "repositories": {name: n for name, n in db.session.execute(query)}}
+
+
+NEWEST_FIRST = (Event.created_at.desc(), Event.id.desc())
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """Serialise a stored event."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "action": event.action,
+        "repository_id": event.repo_id,
+        "repository_name": event.repo_name,
+        "actor_id": event.actor_id,
+        "actor_login": event.actor_login,
+        "created_at": metrics.iso(event.created_at),
+        "inserted_at": metrics.iso(event.inserted_at),
+        "payload": event.payload,
+    }
+
+
+def list_events(filters: EventFilter, page: int, per_page: int) -> dict[str, Any]:
+    """Return one page of matching events, newest first, with the total count."""
+    found = paginate(select(Event).where(*filters.conditions()), NEWEST_FIRST, page, per_page)
+    return {
+        "events": [event_json(e) for e in found.items],
+        "page": page,
+        "per_page": per_page,
+        "total": found.total,
+        "pages": (found.total + per_page - 1) // per_page,  # 0 when nothing matches (unlike Page.pages)
+    }
+
+
+def recent_times(filters: EventFilter, limit: int) -> list[datetime]:
+    """Return the creation times of the newest `limit` matching events, oldest first (chart points)."""
+    query = select(Event.created_at).where(*filters.conditions()).order_by(Event.created_at.desc()).limit(limit)
+    return sorted(db.session.scalars(query))

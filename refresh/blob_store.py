@@ -1,0 +1,73 @@
+"""Store per-blob line counts in the database (`loc_blobs`), shared by every worker."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, select
+
+from analysis.counters import FileCount
+from infra.extensions import upsert_ignore
+from models import LocBlob
+
+CHUNK = 400
+SHA_CHUNK = 900  # under SQLite's oldest bound-parameter limit (999)
+
+
+class DbBlobStore:
+    """A BlobCountStore on the `loc_blobs` table; uses its own connections, so it is thread-safe.
+
+    With `deferred=True` new counts are kept in memory until `flush(connection)` writes them in
+    the caller's transaction (a counting thread must not write beside that transaction: on
+    SQLite it would wait for the caller's lock forever).
+    """
+
+    def __init__(self, engine: Engine, *, deferred: bool = False) -> None:
+        self.engine = engine
+        self.deferred = deferred
+        self.pending: dict[tuple[str, str], FileCount | None] = {}
+
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], FileCount | None]:
+        # One indexed IN on the blob sha (the primary key's first column) per chunk is far cheaper
+        # than a row-value IN; rows of other language keys are dropped here.
+        wanted = set(keys)
+        shas = sorted({sha for sha, _ in wanted})
+        found: dict[tuple[str, str], FileCount | None] = {}
+        table = LocBlob.__table__
+        with self.engine.connect() as conn:
+            for start in range(0, len(shas), SHA_CHUNK):
+                query = select(table).where(table.c.blob_sha.in_(shas[start : start + SHA_CHUNK]))
+                for row in conn.execute(query):
+                    key = (row.blob_sha, row.lang_key)
+                    if key in wanted:
+                        found[key] = None if row.language is None else FileCount(
+                            row.language, row.code, row.comment, row.blank)  # fmt: skip
+        return found
+
+    def put_many(self, items: dict[tuple[str, str], FileCount | None]) -> None:
+        if self.deferred:
+            self.pending.update(items)
+            return
+        with self.engine.begin() as conn:
+            self._write(conn, items)
+
+    def flush(self, conn: Connection) -> None:
+        """Write the deferred counts with the caller's connection."""
+        self._write(conn, self.pending)
+        self.pending = {}
+
+    def _write(self, conn: Connection, items: dict[tuple[str, str], FileCount | None]) -> None:
+        rows = [
+            {
+                "blob_sha": blob,
+                "lang_key": key,
+                "language": count.language if count else None,
+                "code": count.code if count else 0,
+                "comment": count.comment if count else 0,
+                "blank": count.blank if count else 0,
+            }
+            for (blob, key), count in items.items()
+        ]
+        if not rows:
+            return
+        statement = upsert_ignore(self.engine.dialect.name, LocBlob.__table__, ["blob_sha", "lang_key"])
+        for start in range(0, len(rows), CHUNK):
+            conn.execute(statement, rows[start : start + CHUNK])

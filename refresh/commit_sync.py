@@ -1,0 +1,173 @@
+"""Keep a project's stored commits equal to the history reachable from its HEAD, incrementally.
+
+Only commits new since the last ingested HEAD are read; a force-push (old HEAD no longer an
+ancestor) is reconciled by deleting unreachable commits and reading the missing ones. The
+seed-004 aggregates are then derived from the stored rows, so they always agree with them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, distinct, func, insert, select
+
+from analysis import gitlog
+from analysis.gitcmd import GitError, Mirror, run_git
+from analysis.metrics import EMPTY_HISTORY, HistoryStats
+from analysis.numstat import CommitRecord
+from infra.extensions import db
+from models import Commit, Project
+
+# Bump when the meaning of a stored column changes: every project is then re-read once.
+PARSER_VERSION = "1"
+INSERT_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    mode: str  # "unchanged" | "incremental" | "reconciled" | "full"
+    added: int
+    removed: int
+
+
+def fingerprint(excluded_dirs: Iterable[str], mirror: Mirror, head: str, secrets: Iterable[str] = ()) -> str:
+    """Identify what the stored numbers depend on besides HEAD: exclusions, parser, .mailmap."""
+    try:
+        out = run_git(["rev-parse", "--verify", "--quiet", f"{head}:.mailmap"], cwd=mirror.path,
+                      auth_env=None, timeout=60, secrets=secrets, check=False)  # fmt: skip
+        mailmap = out.stdout.decode().strip() if out.returncode == 0 else "none"
+    except GitError:
+        mailmap = "none"
+    material = "|".join([PARSER_VERSION, ",".join(sorted(excluded_dirs)), mailmap])
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def _parallelism() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _rows(project_id: int, records: Iterable[CommitRecord]) -> list[dict]:
+    return [
+        {
+            "project_id": project_id,
+            "sha": r.sha,
+            "author_name": r.author_name[:255],
+            "author_email": r.author_email[:255],
+            "authored_at": r.authored_at,
+            "committer_name": r.committer_name[:255],
+            "committer_email": r.committer_email[:255],
+            "committed_at": r.committed_at,
+            "committed_day": r.committed_at.date(),
+            "additions": r.additions,
+            "deletions": r.deletions,
+            "files_changed": r.files_changed,
+            "churn": r.churn,
+            "subject": r.subject,
+            "is_merge": r.is_merge,
+        }
+        for r in records
+    ]
+
+
+def _insert(project_id: int, records: list[CommitRecord]) -> None:
+    """Insert commit rows in the session's transaction (COPY on PostgreSQL: 20k rows in ~0.2 s)."""
+    rows = _rows(project_id, records)
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        columns = list(rows[0])
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # Column names come from _rows(), never from input.
+        with cursor.copy(f"COPY commits ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        return
+    for start in range(0, len(rows), INSERT_BATCH):
+        db.session.execute(insert(Commit), rows[start : start + INSERT_BATCH])
+
+
+def _stored_shas(project_id: int) -> set[str]:
+    return set(db.session.scalars(select(Commit.sha).where(Commit.project_id == project_id)))
+
+
+def _delete_shas(project_id: int, shas: set[str]) -> None:
+    ordered = sorted(shas)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        db.session.execute(delete(Commit).where(Commit.project_id == project_id, Commit.sha.in_(chunk)))
+
+
+def sync(project: Project, mirror: Mirror, head: str, excluded: tuple[str, ...], rules: str) -> SyncResult:
+    """Bring the stored commits of `project` to `head` (inside the caller's transaction).
+
+    Same rules and an ancestor HEAD: read only the new commits. Otherwise (history rewritten,
+    or the stored HEAD forgotten by reset-collection-date) reconcile by sha: delete what is no
+    longer reachable, read what is missing. Different rules (exclusions, .mailmap): read all.
+    """
+    old_head = project.head_sha
+    if project.analysis_fingerprint != rules:
+        db.session.execute(delete(Commit).where(Commit.project_id == project.id))
+        records = gitlog.read_commits(mirror, [head], excluded, jobs=_parallelism())
+        _insert(project.id, records)
+        return SyncResult("full", len(records), 0)
+    if old_head == head:
+        return SyncResult("unchanged", 0, 0)
+    if old_head and gitlog.is_ancestor(mirror, old_head, head):
+        records = gitlog.read_commits(mirror, [head, f"^{old_head}"], excluded)
+        _insert(project.id, records)
+        return SyncResult("incremental", len(records), 0)
+    reachable = set(gitlog.rev_list(mirror, head))
+    stored = _stored_shas(project.id)
+    _delete_shas(project.id, stored - reachable)
+    records = gitlog.read_commits_by_sha(mirror, sorted(reachable - stored), excluded, jobs=_parallelism())
+    _insert(project.id, records)
+    return SyncResult("reconciled", len(records), len(stored - reachable))
+
+
+def forget_since(project: Project, since: datetime) -> int:
+    """Delete the stored commits committed at or after `since`; the next refresh re-reads them."""
+    result = db.session.execute(delete(Commit).where(Commit.project_id == project.id, Commit.committed_at >= since))
+    project.head_sha = None
+    return result.rowcount or 0
+
+
+def clear(project: Project) -> None:
+    """Forget every stored commit of a project (empty repository)."""
+    db.session.execute(delete(Commit).where(Commit.project_id == project.id))
+
+
+def stored_stats(project_id: int) -> HistoryStats:
+    """Aggregate the stored commits in SQL (seed-004 definitions)."""
+    count, days, first, last, churn = db.session.execute(
+        select(
+            func.count(Commit.id),
+            func.count(distinct(Commit.committed_day)),
+            func.min(Commit.committed_at),
+            func.max(Commit.committed_at),
+            func.coalesce(func.sum(Commit.churn), 0),
+        ).where(Commit.project_id == project_id)
+    ).one()
+    if not count:
+        return EMPTY_HISTORY
+    return HistoryStats(
+        commits=count,
+        active_days=days,
+        time_spent_min=(last - first).total_seconds() / 60,
+        first_commit=first,
+        last_commit=last,
+        code_churn=int(churn),
+    )
+
+
+def apply_stats(project: Project, stats: HistoryStats) -> None:
+    project.commit_count = stats.commits
+    project.active_days = stats.active_days
+    project.time_spent_min = stats.time_spent_min
+    project.first_commit_date = stats.first_commit
+    project.last_commit_date = stats.last_commit
+    project.code_churn = stats.code_churn

@@ -1,0 +1,129 @@
+"""Refresh one project: GitHub metadata and languages, then history and LOC from its git mirror.
+
+Work that can be skipped is skipped: metadata fresh from this refresh's discovery costs no
+call, conditional requests make unchanged resources free, an unchanged HEAD costs no log
+and no count, and a new HEAD costs only the new commits and the blobs not counted before.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from analysis import loc
+from analysis.gitcmd import GitAuth, Mirror
+from analysis.mirrors import RepoCache
+from gh.access import github_client
+from infra.extensions import db
+from infra.runtime import runtime
+from models import Project, RepoUpdate, utcnow
+from refresh import commit_sync
+from refresh.blob_store import DbBlobStore
+from refresh.metadata import apply_languages, apply_repository, history_updates
+from settings import Settings
+
+log = logging.getLogger(__name__)
+EMPTY_REPOSITORY = "Repository is empty: no commits on its default branch"
+
+
+class RepositoryError(Exception):
+    """A repository cannot be refreshed; the message is safe to store and show."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "done" | "skipped"
+    note: str | None = None
+
+
+def repo_cache(settings: Settings) -> RepoCache:
+    return RepoCache(
+        root=Path(settings.cache_dir),
+        max_bytes=int(settings.cache_max_gb * 1024**3),
+        git_timeout=settings.git_timeout_seconds,
+        secrets=settings.secrets(),
+    )
+
+
+def mirror_key(project: Project) -> str:
+    if project.github_id:
+        return f"gh-{project.github_id}"
+    return "name-" + re.sub(r"[^A-Za-z0-9._-]", "_", project.full_name_key)
+
+
+def refresh_metadata(project: Project, fresh_since: datetime | None) -> list[RepoUpdate]:
+    """Update GitHub metadata and languages; unchanged resources answer 304 and cost nothing.
+
+    Metadata already read from the account's repository list by this refresh's discovery
+    (`fresh_since`) is not fetched again.
+    """
+    gh = github_client()
+    updates: list[RepoUpdate] = []
+    checked = project.metadata_checked_at
+    if fresh_since is None or checked is None or checked < fresh_since:
+        if project.github_id:
+            data = gh.get_repository_by_id(project.github_id)
+        else:
+            data = gh.get_repository(project.owner, project.name)
+        updates += apply_repository(project, data)
+    updates += apply_languages(project, gh.get_languages(project.owner, project.name))
+    return updates
+
+
+def refresh_project(project: Project, fresh_since: datetime | None = None) -> Outcome:
+    """Refresh everything about one project and commit it in one transaction."""
+    settings = runtime().settings
+    updates = refresh_metadata(project, fresh_since)
+    if not project.clone_url:
+        raise RepositoryError("GitHub gave no clone URL for this repository")
+    auth = GitAuth(token=settings.github_token, host=settings.github_git_host)
+    with repo_cache(settings).open(mirror_key(project), project.clone_url, auth) as mirror:
+        head = mirror.resolve_head(project.default_branch)
+        if head is None:
+            _empty(project)
+            outcome = Outcome("skipped", EMPTY_REPOSITORY)
+        else:
+            updates += analyse(project, mirror, head, settings)
+            outcome = Outcome("done")
+    project.last_refreshed_at = utcnow()
+    project.last_error = outcome.note
+    db.session.add_all(updates)
+    db.session.commit()
+    return outcome
+
+
+def _empty(project: Project) -> None:
+    commit_sync.clear(project)
+    commit_sync.apply_stats(project, commit_sync.stored_stats(project.id))
+    project.head_sha = project.loc_head_sha = None
+    project.loc, project.loc_by_language = 0, {}
+
+
+def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> list[RepoUpdate]:
+    """Sync commits and LOC to `head`; the LOC count runs beside the log read."""
+    excluded = settings.excluded_dirs
+    rules = commit_sync.fingerprint(excluded, mirror, head, settings.secrets())
+    before = (project.commit_count or 0, project.head_sha, project.loc or 0)
+    need_loc = rules != project.analysis_fingerprint or head != project.loc_head_sha
+    blobs = DbBlobStore(db.engine, deferred=True)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-loc") as pool:
+        counting = (
+            pool.submit(loc.count_tree, mirror, head, excluded, blobs, cloc_path=settings.cloc_path)
+            if need_loc
+            else None
+        )
+        result = commit_sync.sync(project, mirror, head, excluded, rules)
+        counted = counting.result() if counting else None
+    blobs.flush(db.session.connection())
+    if result.mode != "unchanged":
+        commit_sync.apply_stats(project, commit_sync.stored_stats(project.id))
+    if counted is not None:
+        project.loc, project.loc_by_language, project.loc_head_sha = counted.total_code, counted.by_language, head
+    project.head_sha, project.analysis_fingerprint = head, rules
+    log.info("%s: history %s (+%d/-%d), loc %s", project.full_name, result.mode, result.added, result.removed,
+             "recounted" if counted else "unchanged")  # fmt: skip
+    return history_updates(project, commits_before=before[0], head_before=before[1], loc_before=before[2])

@@ -1,0 +1,91 @@
+"""Export the service's state as Prometheus metrics (the service's observability).
+
+Values are read from the database and the shared rate governor at scrape time, so every web
+process answers the same numbers and nothing needs prometheus_client's multiprocess mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy import func, select
+
+from gh.access import rate_governor
+from infra.extensions import db
+from infra.runtime import runtime
+from models import JOB_COMPLETED, Commit, Event, EventSource, Project, RefreshJob
+
+PREFIX = "project_tracker"
+JOB_STATUSES = ("queued", "running", "completed", "failed")
+
+
+def _gauge(name: str, documentation: str, value: float | None) -> GaugeMetricFamily | None:
+    if value is None:
+        return None
+    return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, value=value)
+
+
+def _count(model: Any, *conditions: Any) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
+
+
+def _jobs() -> Iterator[Metric]:
+    by_status = dict(db.session.execute(select(RefreshJob.status, func.count()).group_by(RefreshJob.status)).all())
+    family = GaugeMetricFamily(f"{PREFIX}_refresh_jobs", "Refresh jobs by status.", labels=["status"])
+    for status in JOB_STATUSES:
+        family.add_metric([status], by_status.get(status, 0))
+    yield family
+    last = db.session.scalar(select(func.max(RefreshJob.completed_at)).where(RefreshJob.status == JOB_COMPLETED))
+    gauge = _gauge("last_refresh_completed_timestamp_seconds", "When the last refresh completed (Unix time).",
+                   last.timestamp() if last else None)  # fmt: skip
+    if gauge is not None:
+        yield gauge
+
+
+def _event_sources() -> Iterator[Metric]:
+    family = GaugeMetricFamily(
+        f"{PREFIX}_event_source_last_status", "HTTP status of the last poll of an events source.", labels=["source"]
+    )
+    for key, status in db.session.execute(select(EventSource.key, EventSource.last_status)):
+        if status is not None:
+            family.add_metric([key], status)
+    yield family
+
+
+def _github() -> Iterator[Metric]:
+    snapshot = rate_governor().snapshot()
+    for field, doc in (("limit", "GitHub core rate limit."), ("remaining", "GitHub core requests left.")):
+        gauge = _gauge(f"github_rate_{field}", doc, snapshot.get(field))
+        if gauge is not None:
+            yield gauge
+    yield GaugeMetricFamily(f"{PREFIX}_github_paused", "1 while GitHub work is paused for a rate limit.",
+                            value=1 if snapshot.get("paused_until") else 0)  # fmt: skip
+
+
+class StateCollector:
+    """A Prometheus collector over the database and the rate governor (call in an app context)."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(f"{PREFIX}_projects", "Tracked projects.", value=_count(Project))
+        yield GaugeMetricFamily(f"{PREFIX}_projects_failing", "Projects whose last refresh failed.",
+                                value=_count(Project, Project.last_error.is_not(None)))  # fmt: skip
+        yield GaugeMetricFamily(f"{PREFIX}_commits_stored", "Commits stored.", value=_count(Commit))
+        yield GaugeMetricFamily(f"{PREFIX}_events_stored", "GitHub events stored.", value=_count(Event))
+        yield from _jobs()
+        yield from _event_sources()
+        yield from _github()
+        queue = runtime().tasks.describe()
+        pending = queue.get("queued_jobs", queue.get("active_jobs"))
+        gauge = _gauge("queue_jobs", "Background jobs waiting (RQ) or in progress (embedded).", pending)
+        if gauge is not None:
+            yield gauge
+
+
+def render() -> bytes:
+    """Return the metrics in Prometheus' text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StateCollector())
+    return generate_latest(registry)
