@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import delete, distinct, func, insert, select
 
 from analysis import gitlog
-from analysis.gitcmd import GitError, Mirror, run_git
+from analysis.gitcmd import GitError, Mirror
 from analysis.metrics import EMPTY_HISTORY, HistoryStats
 from analysis.numstat import CommitRecord
 from infra.extensions import db
@@ -34,11 +34,10 @@ class SyncResult:
     removed: int
 
 
-def fingerprint(excluded_dirs: Iterable[str], mirror: Mirror, head: str, secrets: Iterable[str] = ()) -> str:
+def fingerprint(excluded_dirs: Iterable[str], mirror: Mirror, head: str) -> str:
     """Identify what the stored numbers depend on besides HEAD: exclusions, parser, .mailmap."""
     try:
-        out = run_git(["rev-parse", "--verify", "--quiet", f"{head}:.mailmap"], cwd=mirror.path,
-                      auth_env=None, timeout=60, secrets=secrets, check=False)  # fmt: skip
+        out = mirror.git(["rev-parse", "--verify", "--quiet", f"{head}:.mailmap"], check=False)
         mailmap = out.stdout.decode().strip() if out.returncode == 0 else "none"
     except GitError:
         mailmap = "none"

@@ -106,7 +106,7 @@ def _empty(project: Project) -> None:
 def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> list[RepoUpdate]:
     """Sync commits and LOC to `head`; the LOC count runs beside the log read."""
     excluded = settings.excluded_dirs
-    rules = commit_sync.fingerprint(excluded, mirror, head, settings.secrets())
+    rules = commit_sync.fingerprint(excluded, mirror, head)
     before = (project.commit_count or 0, project.head_sha, project.loc or 0)
     need_loc = rules != project.analysis_fingerprint or head != project.loc_head_sha
     blobs = DbBlobStore(db.engine, deferred=True)

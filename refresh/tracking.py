@@ -150,8 +150,7 @@ def github_failure(error: GitHubError, ref: RepoRef) -> APIError:
 def fetch_repository(ref: RepoRef) -> dict[str, Any]:
     """Look a repository up on GitHub (a renamed one through GitHub's redirect)."""
     try:
-        answer = interactive_github().get_repository(ref.owner, ref.name)
-        data = getattr(answer, "data", answer)
+        data = interactive_github().get_repository(ref.owner, ref.name)
         if not (isinstance(data, dict) and isinstance(data.get("owner"), dict) and data.get("name")):
             raise GitHubBadResponse("GitHub's repository answer has no owner or name")
         if "login" not in data["owner"]:
