@@ -329,3 +329,24 @@ class EventSource(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     events_stored: Mapped[int] = mapped_column(BigInteger, default=0)
     newest_event_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebhookDelivery(db.Model):
+    """A GitHub webhook delivery already handled (X-GitHub-Delivery), kept for de-duplication."""
+
+    __tablename__ = "webhook_deliveries"
+
+    delivery_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WebhookCount(db.Model):
+    """How many webhook deliveries ended in each outcome, per event (a Prometheus counter)."""
+
+    __tablename__ = "webhook_counts"
+
+    event: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     github_rate_floor: int = Field(50, validation_alias=env("GITHUB_RATE_FLOOR"))
     github_max_pause: float = Field(900.0, validation_alias=env("GITHUB_MAX_PAUSE"))
     admin_token: str | None = Field(None, validation_alias=env("ADMIN_TOKEN"), repr=False)
+    webhook_secret: str | None = Field(None, validation_alias=env("WEBHOOK_SECRET"), repr=False)
+    webhook_retention_days: int = Field(14, validation_alias=env("WEBHOOK_RETENTION_DAYS"))
     cors_origins: CommaList = Field(DEFAULT_CORS_ORIGINS, validation_alias=env("CORS_ORIGINS"))
     port: int = Field(5001, validation_alias=env("PORT"))
     cloc_path: str | None = Field(None, validation_alias=env("CLOC_PATH"))
@@ -142,7 +144,7 @@ class Settings(BaseSettings):
 
     def secrets(self) -> tuple[str, ...]:
         """Return every configured secret value, for redaction."""
-        return tuple(s for s in (self.github_token, self.admin_token) if s)
+        return tuple(s for s in (self.github_token, self.admin_token, self.webhook_secret) if s)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, instance_path: str = "") -> Settings:

@@ -1,0 +1,41 @@
+"""webhooks: delivery ids (de-duplication) and delivery counts by event and outcome
+
+Revision ID: 0006_webhooks
+Revises: 0002_events
+Create Date: 2026-12-01 21:50:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "0006_webhooks"
+down_revision = "0002_events"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("delivery_id", sa.String(length=100), nullable=False),
+        sa.Column("event", sa.String(length=64), nullable=False),
+        sa.Column("outcome", sa.String(length=32), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("delivery_id"),
+    )
+    op.create_index("ix_webhook_deliveries_received_at", "webhook_deliveries", ["received_at"], unique=False)
+    op.create_table(
+        "webhook_counts",
+        sa.Column("event", sa.String(length=64), nullable=False),
+        sa.Column("outcome", sa.String(length=32), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("event", "outcome"),
+    )
+
+
+def downgrade():
+    op.drop_table("webhook_counts")
+    op.drop_index("ix_webhook_deliveries_received_at", table_name="webhook_deliveries")
+    op.drop_table("webhook_deliveries")
