@@ -71,6 +71,7 @@ def _parse(event: str, body: bytes) -> dict[str, Any]:
 @bp.post("/api/webhooks/github")
 @bp.output(WebhookAnswer, status_code=202)
 @bp.doc(
+    security=[{"WebhookSignature": []}],
     responses={
         200: "ping, a repository/star/watch/fork change applied, or a duplicate delivery",
         202: "push queued or coalesced, or delivery ignored",
@@ -78,7 +79,7 @@ def _parse(event: str, body: bytes) -> dict[str, Any]:
         401: "Missing or wrong X-Hub-Signature-256",
         404: "WEBHOOK_SECRET is not set (the route does not exist)",
         413: "Body over 25 MB",
-    }
+    },
 )
 def github_webhook() -> tuple[dict[str, Any], int]:
     """Receive a GitHub webhook delivery (signed with WEBHOOK_SECRET); see API_DOCUMENTATION.md."""
