@@ -146,6 +146,9 @@ class Project(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Last default-branch push announced by a webhook; a refresh that claimed the project before it
+    # is followed by another one (the push may have landed after its fetch).
+    refresh_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

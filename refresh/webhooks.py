@@ -148,6 +148,8 @@ def _push(project: Project, payload: Mapping[str, Any]) -> Result:
         return Result(202, "ignored", "A deletion changes no tracked metric")
     if project.paused:
         return Result(202, "ignored", "The repository is paused")
+    project.refresh_requested_at = utcnow()
+    db.session.commit()  # before looking for a running refresh: see jobs.refresh_repository
     job, outcome = lifecycle.start_refresh(trigger="webhook", project=project)
     label = "queued" if outcome == "started" else "coalesced"
     return Result(202, label, f"Refresh {label}", {"job_id": job.id})

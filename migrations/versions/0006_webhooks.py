@@ -1,4 +1,4 @@
-"""webhooks: delivery ids (de-duplication) and delivery counts by event and outcome
+"""webhooks: delivery ids (de-duplication), delivery counts by event and outcome, projects.refresh_requested_at
 
 Revision ID: 0006_webhooks
 Revises: 0002_events
@@ -33,9 +33,13 @@ def upgrade():
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("event", "outcome"),
     )
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("refresh_requested_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.drop_column("refresh_requested_at")
     op.drop_table("webhook_counts")
     op.drop_index("ix_webhook_deliveries_received_at", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")

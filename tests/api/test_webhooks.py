@@ -21,11 +21,12 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from infra.extensions import db
-from models import DeletedRepository, Project, RepoUpdate, WebhookDelivery
+from models import DeletedRepository, Project, RefreshJob, RefreshJobItem, RepoUpdate, WebhookDelivery
 from refresh.webhooks import MAX_BODY_BYTES, signature_ok
-from tests.conftest import build_app, dispose_app
+from tests.conftest import build_app, dispose_app, wait_for
 from tests.refresh_helpers import projects_by_name, wait_for_job
-from tests.repo_helpers import add_project, count
+from tests.repo_helpers import add_project, count, settled
+from tests.standin.faults import delay
 
 SECRET = "webhook-secret-for-tests"
 RECORDINGS = Path(__file__).resolve().parent.parent / "standin" / "recordings" / "webhooks"
@@ -391,3 +392,49 @@ def test_signed_push_burst_is_one_refresh_and_updates_projects(
         assert SECRET not in rq_workers.logs()
     finally:
         dispose_app(app)
+
+
+def sample_push(repo: Any, remote: Any) -> dict[str, Any]:
+    push = copy.deepcopy(recording("push_with-new-branch"))
+    push["ref"], push["after"] = "refs/heads/main", repo.head()
+    push["repository"].update(id=remote.id, name="sample", full_name="octo-owner/sample", default_branch="main")
+    push["repository"]["owner"].update(login="octo-owner", name="octo-owner")
+    return push
+
+
+@pytest.mark.slow
+def test_push_during_a_running_refresh_is_followed_by_another(
+    hook: Hook, hook_app: Any, github: Any, make_repo: Any
+) -> None:
+    repo = make_repo("sample")
+    for i in range(3):
+        repo.write("main.py", f"x = {i}\n")
+        repo.commit(f"step {i}", at=datetime(2024, 6, 1 + i, 12, 0, tzinfo=UTC))
+    remote = github.add_repo("sample", clone_url=repo.publish(), languages={"Python": 10})
+    client = hook_app.test_client()
+    assert wait_for_job(client, client.post("/api/refresh").get_json()["job_id"])["status"] == "completed"
+    github.inject("/repos/octo-owner/sample/languages", delay(10))  # holds the next refresh after its claim
+
+    repo.write("main.py", "x = 3\n")
+    repo.commit("step 3", at=datetime(2024, 6, 4, 12, 0, tzinfo=UTC))
+    repo.publish()
+    status, first = hook.send("push", sample_push(repo, remote))
+    assert (status, first["outcome"]) == (202, "queued")
+    wait_for(lambda: item_status(hook_app, first["job_id"]) == "running", message="the refresh to claim its item")
+    repo.write("main.py", "x = 4\n")
+    repo.commit("step 4", at=datetime(2024, 6, 5, 12, 0, tzinfo=UTC))
+    repo.publish()
+    status, second = hook.send("push", sample_push(repo, remote))
+    assert (status, second["outcome"], second["job_id"]) == (202, "coalesced", first["job_id"])
+
+    assert wait_for_job(client, first["job_id"], timeout=120)["status"] == "completed"
+    wait_for(lambda: projects_by_name(client)["sample"]["commits"] == 5, timeout=120, message="5 commits")
+    settled(client)
+    with hook_app.app_context():
+        webhook_jobs = db.session.scalars(select(RefreshJob.status).where(RefreshJob.trigger == "webhook")).all()
+    assert webhook_jobs == ["completed", "completed"]
+
+
+def item_status(app: Any, job_id: str) -> str | None:
+    with app.app_context():
+        return db.session.scalar(select(RefreshJobItem.status).where(RefreshJobItem.job_id == job_id))
