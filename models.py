@@ -353,3 +353,20 @@ class WebhookCount(db.Model):
     event: Mapped[str] = mapped_column(String(64), primary_key=True)
     outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class EventHour(db.Model):
+    """Events per hour, type and action (action "" for none), kept in step with `events` at ingest.
+
+    Window counts over all repositories read these rows for whole hours and the raw events only
+    for the partial hour at the window's start (events/queries.py), so they cost hours, not events.
+    """
+
+    __tablename__ = "event_hours"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    oldest: Mapped[datetime] = mapped_column(UTCDateTime)
+    newest: Mapped[datetime] = mapped_column(UTCDateTime)
