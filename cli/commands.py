@@ -54,7 +54,7 @@ def webhooks_group() -> None:
 @with_appcontext
 @click.option("--url", required=True, help="Public URL of POST /api/webhooks/github on this service.")
 def webhooks_install_command(url: str) -> None:
-    """Create or update the webhook (URL, WEBHOOK_SECRET, JSON, events) on every tracked repository."""
+    """Create or update the webhook (URL, WEBHOOK_SECRET, JSON, events) on every tracked, non-paused repository."""
     secret = current_settings().webhook_secret
     if not secret:
         raise click.UsageError("WEBHOOK_SECRET is not set: the webhook route would not exist")
