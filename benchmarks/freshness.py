@@ -129,6 +129,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log lines between the results
     shape = Shape(args.commits, args.files)
     source = build(shape, CACHE)
     pg = PostgresServer.start()
