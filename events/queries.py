@@ -127,6 +127,10 @@ def spans_by_type(filters: EventFilter) -> dict[str, Span]:
 
 def span(filters: EventFilter) -> Span:
     """Count the matching events and find the oldest and newest."""
+    if filters.repository_name is not None:  # one aggregate over the repository's index entries
+        query = select(func.count(), func.min(Event.created_at), func.max(Event.created_at))
+        count, oldest, newest = db.session.execute(query.where(*filters.conditions())).one()
+        return Span(count or 0, oldest, newest)
     total = Span(0, None, None)
     for found in spans_by_type(filters).values():
         total = _merge(total, found)
