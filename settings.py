@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, validation_alias=env("ADMIN_TOKEN"), repr=False)
     cors_origins: CommaList = Field(DEFAULT_CORS_ORIGINS, validation_alias=env("CORS_ORIGINS"))
     port: int = Field(5001, validation_alias=env("PORT"))
+    http_max_age: int = Field(60, ge=0, validation_alias=env("HTTP_MAX_AGE"))
+    http_stale_while_revalidate: int = Field(300, ge=0, validation_alias=env("HTTP_STALE_WHILE_REVALIDATE"))
     cloc_path: str | None = Field(None, validation_alias=env("CLOC_PATH"))
     excluded_dirs: CommaList = Field(DEFAULT_EXCLUDED_DIRS, validation_alias=env("EXCLUDED_DIRS"))
     refresh_interval_hours: float = Field(24.0, validation_alias=env("REFRESH_INTERVAL_HOURS"))
