@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     port: int = Field(5001, validation_alias=env("PORT"))
     http_max_age: int = Field(60, ge=0, validation_alias=env("HTTP_MAX_AGE"))
     http_stale_while_revalidate: int = Field(300, ge=0, validation_alias=env("HTTP_STALE_WHILE_REVALIDATE"))
+    http_version_ttl: float = Field(1.0, ge=0, validation_alias=env("HTTP_VERSION_TTL"))
     cloc_path: str | None = Field(None, validation_alias=env("CLOC_PATH"))
     excluded_dirs: CommaList = Field(DEFAULT_EXCLUDED_DIRS, validation_alias=env("EXCLUDED_DIRS"))
     refresh_interval_hours: float = Field(24.0, validation_alias=env("REFRESH_INTERVAL_HOURS"))

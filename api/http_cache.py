@@ -8,20 +8,27 @@ lists and `*`, RFC 9110 §13.1.2). Public reads are `public, max-age, stale-whil
 admin-only routes and any request carrying a bearer token are `private, no-store`.
 
 `cached_json` keeps a body built once per data version and reader class (anonymous or admin), so
-a read whose data did not change costs one version query, not ORM loading, validation and JSON.
+a read whose data did not change costs no ORM loading, validation or JSON encoding. The data
+version itself is asked of the database at most once per `HTTP_VERSION_TTL` seconds per process,
+and at once after any commit made by this process (an engine-wide `commit` event), so a write
+through this process shows in the next read and a write by a worker within the TTL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from apiflask import APIFlask
 from flask import Flask, Response, current_app, g, request
 from flask_compress import Compress
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from werkzeug.http import parse_etags
 
 from api.auth import is_admin, presented_token
@@ -32,6 +39,29 @@ PRIVATE = "private, no-store"
 # Headers a 304 carries over from the 200 it stands for (RFC 9110 §15.4.5).
 NOT_MODIFIED_HEADERS = ("ETag", "Cache-Control", "Vary", "Expires", "Content-Location", "Date")
 COMPRESSED_COPIES = 64
+
+
+_commits = 0  # commits made by this process, on any engine
+
+
+def _count_commit(_connection: Any) -> None:
+    global _commits
+    _commits += 1
+
+
+@dataclass
+class Version:
+    value: str
+    asked_at: float
+    commits: int
+
+
+@dataclass
+class CacheState:
+    """Per-app cached bodies by (name, reader) and data versions by version function."""
+
+    bodies: dict[tuple[str, str], tuple[str, bytes, str]] = field(default_factory=dict)
+    versions: dict[Callable[[], str], Version] = field(default_factory=dict)
 
 
 class CompressedBodies:
@@ -78,15 +108,28 @@ def is_private() -> bool:
     return bool(getattr(view, "_admin_required", False)) or presented_token() is not None
 
 
-def cached_json(name: str, version: str, build: Callable[[], bytes]) -> Response:
-    """Answer with the JSON body `build` makes, rebuilt only when `version` or the reader changes."""
-    bodies: dict[tuple[str, str], tuple[str, bytes, str]] = current_app.extensions[EXTENSION_KEY]
+def current_version(state: CacheState, version_of: Callable[[], str]) -> str:
+    """Return the data version, asked again after HTTP_VERSION_TTL or any commit of this process."""
+    known = state.versions.get(version_of)
+    now = time.monotonic()
+    if known is not None and known.commits == _commits and now - known.asked_at < current_settings().http_version_ttl:
+        return known.value
+    commits = _commits  # read before asking: a commit during the query makes the next read ask again
+    value = version_of()
+    state.versions[version_of] = Version(value, now, commits)
+    return value
+
+
+def cached_json(name: str, version_of: Callable[[], str], build: Callable[[], bytes]) -> Response:
+    """Answer with the JSON body `build` makes, rebuilt only when the data version or the reader changes."""
+    state: CacheState = current_app.extensions[EXTENSION_KEY]
+    version = current_version(state, version_of)
     key = (name, reader_class())
-    entry = bodies.get(key)
+    entry = state.bodies.get(key)
     if entry is None or entry[0] != version:
         body = build()
         entry = (version, body, strong_etag(body))
-        bodies[key] = entry
+        state.bodies[key] = entry
     response = Response(entry[1], mimetype="application/json")
     response.set_etag(entry[2])
     return response
@@ -164,7 +207,9 @@ def document_caching(spec: dict[str, Any]) -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Install validators, compression and conditional answers, in that order of running."""
-    app.extensions[EXTENSION_KEY] = {}
+    app.extensions[EXTENSION_KEY] = CacheState()
+    if not event.contains(Engine, "commit", _count_commit):
+        event.listen(Engine, "commit", _count_commit)
     # after_request functions run in reverse order of registration.
     app.after_request(answer_conditional)
     app.config.update(

@@ -121,7 +121,7 @@ def _metrics_body() -> bytes:
 @bp.output(list[ProjectOut])
 def list_projects() -> Response:
     """List every visible project with its metrics."""
-    return cached_json("projects", versions.projects_version(), _project_list_body)
+    return cached_json("projects", versions.projects_version, _project_list_body)
 
 
 @bp.get("/api/project/<path:name>")
@@ -136,4 +136,4 @@ def get_project(name: str) -> dict[str, Any]:
 @bp.output(MetricsOut)
 def overall_metrics() -> Response:
     """Return totals, leaders, languages and averages across visible projects."""
-    return cached_json("metrics", versions.projects_version(), _metrics_body)
+    return cached_json("metrics", versions.projects_version, _metrics_body)

@@ -116,7 +116,7 @@ def test_admin_requests_are_private_and_cached_apart(make_app: Any, two_projects
     assert anonymous.headers["Cache-Control"] == PUBLIC
     assert admin.headers["Cache-Control"] == PRIVATE
     assert wrong.headers["Cache-Control"] == PRIVATE  # any token: never stored by a shared cache
-    assert sorted(app.extensions["http_cache"]) == [("projects", "admin"), ("projects", "anonymous")]
+    assert sorted(app.extensions["http_cache"].bodies) == [("projects", "admin"), ("projects", "anonymous")]
     not_modified = client.get(
         "/api/projects", headers={"Authorization": f"Bearer {ADMIN}", "If-None-Match": admin.headers["ETag"]}
     )
@@ -155,7 +155,10 @@ def test_compressed_bodies_decompress_to_the_exact_json_with_their_own_etag(clie
     again = client.get("/api/projects", headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
     # The identity tag does not validate the gzip representation, and the other way round.
-    assert client.get("/api/projects", headers={"Accept-Encoding": "gzip", "If-None-Match": f'"{etag}"'}).status_code == 200
+    assert (
+        client.get("/api/projects", headers={"Accept-Encoding": "gzip", "If-None-Match": f'"{etag}"'}).status_code
+        == 200
+    )
     assert client.get("/api/projects", headers={"If-None-Match": zipped.headers["ETag"]}).status_code == 200
 
 
