@@ -21,12 +21,14 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -38,6 +40,7 @@ from infra.extensions import db  # noqa: E402
 from models import Project, full_name_key  # noqa: E402
 
 PROJECTS = 200
+HELLO = "hello world (Flask, same gunicorn)"
 GOAL = 0.5
 HELLO_APP = """
 from flask import Flask
@@ -112,19 +115,20 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def wire_bytes(url: str, headers: dict[str, str]) -> int:
-    """Return the body size as sent (compressed when asked), not as decoded by requests."""
+def wire_bytes(url: str, headers: dict[str, str]) -> tuple[int, int]:
+    """Return the status and the body size as sent (compressed when asked), as wrk would get them."""
     with requests.get(url, headers={"Accept-Encoding": "identity", **headers}, timeout=10, stream=True) as response:
-        return len(response.raw.read(decode_content=False))
+        return response.status_code, len(response.raw.read(decode_content=False))
 
 
-def wrk(url: str, duration: int, headers: dict[str, str]) -> tuple[float, str]:
+def wrk(url: str, duration: int, headers: dict[str, str]) -> tuple[float, float]:
     command = ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", url]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, flags=re.MULTILINE).group(1)
+    value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", out, flags=re.MULTILINE).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} error responses\n{out}")
@@ -133,7 +137,8 @@ def wrk(url: str, duration: int, headers: dict[str, str]) -> tuple[float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds of load per URL")
+    parser.add_argument("--duration", type=int, default=5, help="seconds of load per URL and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every URL (the machine is shared: medians)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         work = Path(tmp)
@@ -152,32 +157,46 @@ def main() -> None:
                                  work / "hello.log", hello_port, "/")  # fmt: skip
             try:
                 base = f"http://127.0.0.1:{tracker_port}"
-                first = requests.get(f"{base}/api/projects", timeout=10)
+                first = requests.get(f"{base}/api/projects", headers={"Accept-Encoding": "identity"}, timeout=10)
                 assert len(first.json()) == PROJECTS
-                etag = first.headers["ETag"]
                 cases = [
-                    ("hello world (first)", f"http://127.0.0.1:{hello_port}/", {}),
+                    (HELLO, f"http://127.0.0.1:{hello_port}/", {}),
                     ("/api/projects", f"{base}/api/projects", {}),
-                    ("/api/projects gzip", f"{base}/api/projects", {"Accept-Encoding": "gzip"}),
-                    ("/api/projects If-None-Match (304)", f"{base}/api/projects", {"If-None-Match": etag}),
+                    (
+                        "/api/projects If-None-Match (304)",
+                        f"{base}/api/projects",
+                        {"If-None-Match": first.headers["ETag"]},
+                    ),
+                    ("/api/projects Accept-Encoding: gzip", f"{base}/api/projects", {"Accept-Encoding": "gzip"}),
                     ("/api/metrics", f"{base}/api/metrics", {}),
                     ("/api/health", f"{base}/api/health", {}),
-                    ("hello world (last)", f"http://127.0.0.1:{hello_port}/", {}),
                 ]
                 sizes = {name: wire_bytes(url, headers) for name, url, headers in cases}
-                results = [(name, *wrk(url, options.duration, headers)) for name, url, headers in cases]
+                rounds = [
+                    [(name, *wrk(url, options.duration, h)) for name, url, h in cases] for _ in range(options.rounds)
+                ]
             finally:
                 stop(hello)
         finally:
             stop(tracker)
-    reference = (results[0][1] + results[-1][1]) / 2
-    print(f"\n{PROJECTS} projects; wrk -t2 -c32 -d{options.duration}s; gunicorn.conf.py (1 worker x 8 threads); "
-          f"hello reference = mean of first and last = {reference:.0f} req/s\n")  # fmt: skip
-    print(f"| {'route':<36} | {'req/s':>8} | {'p99':>9} | {'bytes':>7} | {'share of hello':>14} |")
-    print(f"|{'-' * 38}|{'-' * 10}|{'-' * 11}|{'-' * 9}|{'-' * 16}|")
-    for name, rate, p99 in results:
-        print(f"| {name:<36} | {rate:>8.0f} | {p99:>9} | {sizes[name]:>7} | {rate / reference:>13.0%} |")
-    share = results[1][1] / reference
+    report(rounds, sizes, options)
+
+
+def report(rounds: list[list[tuple[str, float, float]]], sizes: dict[str, tuple[int, int]], options: Any) -> None:
+    """Print per-route medians over rounds; a share compares a route with hello of the same round."""
+    print(f"\n{PROJECTS} projects; {options.rounds} rounds of wrk -t2 -c32 -d{options.duration}s per route, "
+          "hello first in each round; gunicorn.conf.py (1 worker x 8 threads); medians over rounds\n")  # fmt: skip
+    print("| route | status | bytes | req/s | p99 (ms) | share of hello (same round) |")
+    print("|---|---|---|---|---|---|")
+    shares: dict[str, float] = {}
+    for index, (name, *_rest) in enumerate(rounds[0]):
+        rates = [r[index][1] for r in rounds]
+        p99s = [r[index][2] for r in rounds]
+        shares[name] = statistics.median(r[index][1] / r[0][1] for r in rounds)
+        status, size = sizes[name]
+        print(f"| {name} | {status} | {size} | {statistics.median(rates):.0f} | {statistics.median(p99s):.1f} "
+              f"| {shares[name]:.0%} |")  # fmt: skip
+    share = shares["/api/projects"]
     print(f"\n/api/projects = {share:.0%} of hello-world (goal >= {GOAL:.0%}): {'met' if share >= GOAL else 'NOT met'}")
 
 
