@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import re
+import sqlite3
 from typing import Any
 
 import brotli
@@ -191,3 +192,35 @@ def test_openapi_documents_304_and_caching_headers(client: Any) -> None:
     operation = spec["paths"]["/api/projects"]["get"]
     assert "304" in operation["responses"]
     assert {"ETag", "Cache-Control"} <= set(operation["responses"]["200"]["headers"])
+
+
+def test_version_is_remembered_for_its_ttl_and_forgotten_on_a_commit(
+    make_app: Any, two_projects: Any, backend: str, database_url: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("writes behind SQLAlchemy's back with the sqlite3 module")
+    app = make_app(HTTP_VERSION_TTL="3600")
+    client = app.test_client()
+    before = client.get("/api/projects")
+    # Another process writes (no commit event here): within the TTL the remembered version stands.
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as raw:
+        raw.execute("UPDATE projects SET loc = 7, updated_at = '2030-01-01 00:00:00.000000' WHERE name = 'site'")
+    assert client.get("/api/projects").headers["ETag"] == before.headers["ETag"]
+    # Any commit made by this process forgets it: the next read sees the other process's write too.
+    set_loc(app, two_projects["tracker"], 1501)
+    after = client.get("/api/projects")
+    assert {p["name"]: p["loc"] for p in after.get_json()} == {"tracker": 1501, "site": 7}
+    assert after.headers["ETag"] == tag_of(after.data) != before.headers["ETag"]
+
+
+def test_with_no_ttl_a_write_by_another_process_shows_at_once(
+    client: Any, two_projects: Any, backend: str, database_url: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("writes behind SQLAlchemy's back with the sqlite3 module")
+    before = client.get("/api/metrics")
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as raw:
+        raw.execute("UPDATE projects SET loc = 7, updated_at = '2030-01-01 00:00:00.000000' WHERE name = 'site'")
+    after = client.get("/api/metrics")
+    assert after.get_json()["total_loc"] == 1507
+    assert after.headers["ETag"] != before.headers["ETag"]
