@@ -1,4 +1,4 @@
-"""Add the service's `flask` commands (`flask refresh`, `flask reap`)."""
+"""Add the service's `flask` commands (`flask refresh`, `flask reap`, `flask tracker …`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from cli.tracker import tracker
 from infra.extensions import db
 from models import ACTIVE_JOB_STATUSES, RefreshJob
 from refresh import lifecycle
@@ -17,6 +18,7 @@ def init_app(app: Flask) -> None:
     """Register the commands on the app's CLI."""
     app.cli.add_command(refresh_command)
     app.cli.add_command(reap_command)
+    app.cli.add_command(tracker)
 
 
 @click.command("refresh")
