@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from flask import Flask, current_app, has_app_context
+from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
 from analysis.counters import LocError
 from analysis.gitcmd import GitError
 from events import poller, store
 from gh.rules import GitHubError
+from infra import telemetry
 from infra.extensions import db
 from infra.redaction import redact
 from infra.runtime import runtime
@@ -53,8 +55,11 @@ def job_context() -> Iterator[Flask]:
             # A forked work-horse must not reuse the parent's database connections.
             db.engine.dispose(close=False)
             _process_app = (os.getpid(), app)
+        queued = get_current_job()
+        name, ident = (queued.func_name, queued.id) if queued else ("direct", "")
         try:
-            yield app
+            with telemetry.job_span(name, ident, queued.meta.get("otel") if queued else None):
+                yield app
         finally:
             db.session.remove()
 
@@ -89,7 +94,7 @@ def _plan(job: RefreshJob) -> list[Project]:
 
 def refresh_repository(project_id: int) -> None:
     """Refresh one project and count it done (or failed) in every refresh waiting for it."""
-    with job_context():
+    with job_context(), telemetry.repository(project_id):
         job_ids = lifecycle.claim_items(project_id)
         project = db.session.get(Project, project_id)
         if project is None:

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     events_retention_days: int = Field(90, validation_alias=env("EVENTS_RETENTION_DAYS"))
     log_level: str = Field("INFO", validation_alias=env("LOG_LEVEL"))
     instance_path: str = Field("", validation_alias=env("INSTANCE_PATH"))
+    log_format: str = Field("text", validation_alias=env("LOG_FORMAT"))
+    otel_endpoint: str | None = Field(None, validation_alias=env("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    otel_service_name: str = Field("project-tracker", validation_alias=env("OTEL_SERVICE_NAME"))
 
     @field_validator("cors_origins", "excluded_dirs", "event_sources", mode="before")
     @classmethod
@@ -112,6 +115,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, raw: str) -> str:
         return raw.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _lower(cls, raw: str) -> str:
+        return raw.lower()
 
     @model_validator(mode="before")
     @classmethod
@@ -177,6 +185,10 @@ class Settings(BaseSettings):
             raise SettingsError("CACHE_MAX_GB must be > 0")
         if urlsplit(self.github_api_url).scheme not in {"http", "https"}:
             raise SettingsError("GITHUB_API_URL must be an http(s) URL")
+        if self.log_format not in {"text", "json"}:
+            raise SettingsError("LOG_FORMAT must be text or json")
+        if self.otel_endpoint and urlsplit(self.otel_endpoint).scheme not in {"http", "https"}:
+            raise SettingsError("OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL")
 
     def with_overrides(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (tests and benchmarks)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -112,7 +113,8 @@ def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> 
     blobs = DbBlobStore(db.engine, deferred=True)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-loc") as pool:
         counting = (
-            pool.submit(loc.count_tree, mirror, head, excluded, blobs, cloc_path=settings.cloc_path)
+            # In a copy of this context: the LOC thread's spans and log records belong to this job.
+            pool.submit(copy_context().run, loc.count_tree, mirror, head, excluded, blobs, cloc_path=settings.cloc_path)
             if need_loc
             else None
         )
