@@ -24,7 +24,7 @@ from infra import telemetry
 from infra.extensions import db
 from infra.redaction import redact
 from infra.runtime import runtime
-from models import Project, RefreshJob, utcnow
+from models import KIND_GIT, Project, RefreshJob, utcnow
 from refresh import lifecycle
 from refresh.discovery import discover, refreshable_projects
 from refresh.project import RepositoryError, refresh_project
@@ -86,10 +86,14 @@ def _plan(job: RefreshJob) -> list[Project]:
         if project is None:
             raise RepositoryError("The repository is no longer tracked")
         return [project]
-    if not runtime().settings.github_token:
+    if runtime().settings.github_token:
+        discover()
+        return refreshable_projects()
+    # Without a token only repositories of other git hosts can be refreshed (no GitHub API needed).
+    others = [p for p in refreshable_projects() if p.kind == KIND_GIT]
+    if not others:
         raise RepositoryError("GITHUB_ACCESS_TOKEN is not set: cannot discover repositories")
-    discover()
-    return refreshable_projects()
+    return others
 
 
 def refresh_repository(project_id: int) -> None:

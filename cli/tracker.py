@@ -63,6 +63,13 @@ def find(text: str) -> Project:
     return project
 
 
+def _is_other_host(text: str) -> bool:
+    """A URL or path that is not the configured GitHub's: tracked from git alone."""
+    text = text.strip()
+    is_location = "://" in text or text.startswith("/") or ("@" in text and ":" in text)
+    return is_location and not tracking.is_github_url(text)
+
+
 def _from_file(path: Path) -> list[str]:
     lines = path.read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
@@ -73,14 +80,22 @@ def _from_file(path: Path) -> list[str]:
 @click.option("--from-file", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read one owner/name or URL per line (blank lines and # comments are skipped).")  # fmt: skip
 def add_command(repos: tuple[str, ...], from_file: Path | None) -> None:
-    """Track REPOS (owner/name or URL, several at once) and start their refresh."""
+    """Track REPOS and start their refresh.
+
+    A repository is owner/name or a URL of the configured GitHub, or the git URL of any other
+    host (GitLab, Gitea, Bitbucket, self-hosted; a local path when ALLOW_LOCAL_REPOSITORIES=true),
+    which is tracked from git alone.
+    """
     wanted = [*repos, *(_from_file(from_file) if from_file else [])]
     if not wanted:
         raise click.UsageError("Give at least one repository, or --from-file")
     failed = 0
     for text in wanted:
         try:
-            project, job = tracking.add_repository(parse_ref(text))
+            if _is_other_host(text):
+                project, job = tracking.add_git_repository(text)
+            else:
+                project, job = tracking.add_repository(parse_ref(text))
         except click.BadParameter as exc:
             failed += 1
             click.echo(f"error: {exc.message}", err=True)
