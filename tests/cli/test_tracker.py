@@ -58,7 +58,7 @@ def test_add_by_name_url_and_file_reports_each_and_fails_on_unknown(
 
 
 def test_add_rejects_bad_names_without_a_traceback(runner: Any, app: Any) -> None:
-    result = runner.invoke(args=["tracker", "add", "no-slash", "https://example.org/a/b", "bad name/x"])
+    result = runner.invoke(args=["tracker", "add", "no-slash", "ftp://example.org/a/b", "bad name/x"])
 
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
