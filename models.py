@@ -31,6 +31,8 @@ from infra.extensions import db
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
+KIND_GITHUB = "github"
+KIND_GIT = "git"
 JOB_QUEUED = "queued"
 JOB_RUNNING = "running"
 JOB_COMPLETED = "completed"
@@ -99,6 +101,9 @@ class Project(db.Model):
     name: Mapped[str] = mapped_column(String(100), index=True)
     full_name_key: Mapped[str] = mapped_column(String(140), unique=True)
     source: Mapped[str] = mapped_column(String(16), default=SOURCE_DISCOVERED)
+    # "github" (metadata from GitHub's API) or "git" (any git host or a local path: git only)
+    kind: Mapped[str] = mapped_column(String(16), default=KIND_GITHUB, server_default=KIND_GITHUB)
+    host: Mapped[str | None] = mapped_column(String(255))
 
     # GitHub metadata
     description: Mapped[str | None] = mapped_column(Text)

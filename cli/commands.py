@@ -1,4 +1,4 @@
-"""Add the service's `flask` commands (`flask refresh`, `flask reap`, `flask webhooks install`)."""
+"""Add the service's `flask` commands (`flask refresh`, `flask reap`, `flask tracker …`, `flask webhooks install`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from cli.tracker import tracker
 from infra.extensions import db
 from infra.runtime import current_settings
 from models import ACTIVE_JOB_STATUSES, RefreshJob
@@ -19,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(refresh_command)
     app.cli.add_command(reap_command)
     app.cli.add_command(webhooks_group)
+    app.cli.add_command(tracker)
 
 
 @click.command("refresh")

@@ -39,6 +39,7 @@ from gh.rules import (
     parse_rate_limit,
     retry_at,
 )
+from infra import telemetry
 from infra.redaction import redact
 from settings import Settings
 
@@ -330,7 +331,8 @@ class GitHubClient:
             headers["If-Modified-Since"] = cached.last_modified
         conn = _Connection(self._session, self._origin, self._timeout)
         try:
-            status, raw_headers, text = self._requester.requestJson("GET", url, headers=headers, cnx=conn)
+            with telemetry.span("GitHub GET", **{"url.path": urlsplit(self._display(url)).path}):
+                status, raw_headers, text = self._requester.requestJson("GET", url, headers=headers, cnx=conn)
         except _TRANSIENT as exc:
             message = self._redact(f"GET {self._display(url)}: {type(exc).__name__}: {exc}")
             raise _Retry(GitHubUnavailable(message)) from exc
