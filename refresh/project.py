@@ -81,19 +81,38 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
     if not project.clone_url:
         raise RepositoryError("GitHub gave no clone URL for this repository")
     auth = GitAuth(token=settings.github_token, host=settings.github_git_host)
-    with repo_cache(settings).open(mirror_key(project), project.clone_url, auth) as mirror:
-        head = mirror.resolve_head(project.default_branch)
-        if head is None:
-            _empty(project)
-            outcome = Outcome("skipped", EMPTY_REPOSITORY)
-        else:
-            updates += analyse(project, mirror, head, settings)
-            outcome = Outcome("done")
+    outcome = _refresh_history(project, settings, auth, updates, complete=False)
+    if outcome is None:  # the partial mirror cannot answer (rules changed, history rewritten)
+        outcome = _refresh_history(project, settings, auth, updates, complete=True)
     project.last_refreshed_at = utcnow()
     project.last_error = outcome.note
     db.session.add_all(updates)
     db.session.commit()
     return outcome
+
+
+def _refresh_history(
+    project: Project, settings: Settings, auth: GitAuth, updates: list[RepoUpdate], *, complete: bool
+) -> Outcome | None:
+    """Analyse the project in its mirror: a partial one reaching the stored HEAD when none is on disk.
+
+    Return None when a partial mirror does not hold what the analysis needs; `complete` then
+    replaces it by a complete mirror.
+    """
+    known = None if complete else project.head_sha
+    since = commit_sync.head_committed_at(project) if known else None
+    cache = repo_cache(settings)
+    with cache.open(mirror_key(project), project.clone_url or "", auth, known_head=known, since=since,
+                    complete=complete) as mirror:  # fmt: skip
+        head = mirror.resolve_head(project.default_branch)
+        if head is None:
+            _empty(project)
+            return Outcome("skipped", EMPTY_REPOSITORY)
+        rules = commit_sync.fingerprint(settings.excluded_dirs, mirror, head)
+        if not complete and not commit_sync.usable_partial(project, mirror, head, rules):
+            return None
+        updates += analyse(project, mirror, head, settings)
+        return Outcome("done")
 
 
 def _empty(project: Project) -> None:
