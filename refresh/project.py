@@ -21,7 +21,7 @@ from gh.access import github_client
 from infra.extensions import db
 from infra.runtime import runtime
 from models import Project, RepoUpdate, utcnow
-from refresh import commit_sync
+from refresh import commit_sync, unchanged
 from refresh.blob_store import DbBlobStore
 from refresh.metadata import apply_languages, apply_repository, history_updates
 from settings import Settings
@@ -112,6 +112,7 @@ def _refresh_history(
         if not complete and not commit_sync.usable_partial(project, mirror, head, rules):
             return None
         updates += analyse(project, mirror, head, settings)
+        unchanged.mark_synced(project, settings)
         return Outcome("done")
 
 

@@ -114,6 +114,7 @@ def test_force_push_past_stored_head_falls_back_to_a_complete_clone(
     repo.write("README.md", "# Sample, rewritten\n")
     rewritten = repo.commit("Rewrite the tip", at=datetime(2024, 3, 8, 12, 0, tzinfo=UTC))
     repo.publish()
+    github.update_repo("sample", pushed_at=datetime(2024, 3, 8, 12, 0, 5, tzinfo=UTC))
     caplog.set_level(logging.INFO)
 
     assert refresh(client)["status"] == "completed"
