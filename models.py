@@ -138,6 +138,10 @@ class Project(db.Model):
     head_sha: Mapped[str | None] = mapped_column(String(64))
     loc_head_sha: Mapped[str | None] = mapped_column(String(64))
     analysis_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # What the last complete analysis saw: GitHub's pushed_at and the rules (parser, exclusions).
+    # A full refresh skips the repository while both still hold (nothing was pushed since).
+    synced_pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    synced_rules: Mapped[str | None] = mapped_column(String(64))
 
     # user-editable (PATCH /api/repos/<id>)
     display_name: Mapped[str | None] = mapped_column(String(200))

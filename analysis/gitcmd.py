@@ -189,7 +189,9 @@ class Mirror:
     path: Path
     timeout: float = 900.0
     secrets: tuple[str, ...] = ()
-    action: str = "local"  # what open() did: "cloned", "fetched" or "unchanged"
+    action: str = "local"  # what open() did: "cloned", "partial", "fetched" or "unchanged"
+    # Variables that let git reach the remote (the token) when a partial mirror fetches missing objects.
+    remote_env: dict[str, str] | None = field(default=None, repr=False, compare=False, hash=False)
 
     def git(
         self, args: list[str], *, input: bytes | None = None, check: bool = True
@@ -199,7 +201,7 @@ class Mirror:
         return run_git(
             [f"--git-dir={self.path}", *args],
             cwd=self.path,
-            auth_env=None,
+            auth_env=self.remote_env,
             timeout=self.timeout,
             secrets=self.secrets,
             input=input,

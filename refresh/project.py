@@ -22,7 +22,7 @@ from gh.access import github_client
 from infra.extensions import db
 from infra.runtime import runtime
 from models import KIND_GIT, Project, RepoUpdate, utcnow
-from refresh import commit_sync
+from refresh import commit_sync, unchanged
 from refresh.blob_store import DbBlobStore
 from refresh.metadata import apply_languages, apply_repository, history_updates
 from settings import Settings
@@ -83,16 +83,9 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
     if not project.clone_url:
         raise RepositoryError("GitHub gave no clone URL for this repository")
     auth = _auth(project, settings)
-    with repo_cache(settings).open(mirror_key(project), project.clone_url, auth) as mirror:
-        head = mirror.resolve_head(project.default_branch)
-        if head is None:
-            _empty(project)
-            outcome = Outcome("skipped", EMPTY_REPOSITORY)
-        else:
-            updates += analyse(project, mirror, head, settings)
-            if not github:
-                project.primary_language = metrics.primary_language(project.loc_by_language or {})
-            outcome = Outcome("done")
+    outcome = _refresh_history(project, settings, auth, updates, complete=False)
+    if outcome is None:  # the partial mirror cannot answer (rules changed, history rewritten)
+        outcome = _refresh_history(project, settings, auth, updates, complete=True)
     project.last_refreshed_at = utcnow()
     project.last_error = outcome.note
     db.session.add_all(updates)
@@ -106,6 +99,33 @@ def _auth(project: Project, settings: Settings) -> GitAuth:
         return GitAuth(token=settings.github_token, host=settings.github_git_host)
     host = (project.host or "").lower()
     return GitAuth(token=settings.host_tokens().get(host), host=host)
+
+
+def _refresh_history(
+    project: Project, settings: Settings, auth: GitAuth, updates: list[RepoUpdate], *, complete: bool
+) -> Outcome | None:
+    """Analyse the project in its mirror: a partial one reaching the stored HEAD when none is on disk.
+
+    Return None when a partial mirror does not hold what the analysis needs; `complete` then
+    replaces it by a complete mirror.
+    """
+    known = None if complete else project.head_sha
+    since = commit_sync.head_committed_at(project) if known else None
+    cache = repo_cache(settings)
+    with cache.open(mirror_key(project), project.clone_url or "", auth, known_head=known, since=since,
+                    complete=complete) as mirror:  # fmt: skip
+        head = mirror.resolve_head(project.default_branch)
+        if head is None:
+            _empty(project)
+            return Outcome("skipped", EMPTY_REPOSITORY)
+        rules = commit_sync.fingerprint(settings.excluded_dirs, mirror, head)
+        if not complete and not commit_sync.usable_partial(project, mirror, head, rules):
+            return None
+        updates += analyse(project, mirror, head, settings)
+        if project.kind == KIND_GIT:  # no GitHub languages: the primary language comes from LOC
+            project.primary_language = metrics.primary_language(project.loc_by_language or {})
+        unchanged.mark_synced(project, settings)
+        return Outcome("done")
 
 
 def _empty(project: Project) -> None:
