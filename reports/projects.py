@@ -36,6 +36,8 @@ def _shared(project: Project) -> dict[str, Any]:
         "watchers": project.watchers or 0,
         "open_issues": project.open_issues or 0,
         "loc_by_language": dict(project.loc_by_language or {}),
+        "authored_loc": project.authored_loc or 0,
+        "authored_loc_by_language": dict(project.authored_loc_by_language or {}),
         "first_commit_date": metrics.iso(project.first_commit_date),
         "last_commit_date": metrics.iso(project.last_commit_date),
         "pushed_at": metrics.iso(project.pushed_at),
@@ -123,4 +125,12 @@ def rollup(projects: list[Project]) -> dict[str, Any]:
         )
         for p in projects
     ]
-    return metrics.rollup(figures)
+    authored: dict[str, int] = {}
+    for p in projects:
+        for language, lines in (p.authored_loc_by_language or {}).items():
+            authored[language] = authored.get(language, 0) + lines
+    return {
+        **metrics.rollup(figures),
+        "total_authored_loc": sum(p.authored_loc or 0 for p in projects),
+        "authored_loc_by_language": dict(sorted(authored.items(), key=lambda item: (-item[1], item[0]))),
+    }
