@@ -20,13 +20,16 @@ OPTIONS_DOC = "Options: theme (light, dark, dim, solarized, high-contrast), widt
     "limit (1-20), locale (en, de, pt-BR, ...), lines (authored or all)."  # fmt: skip
 
 
+def _svg_doc(description: str) -> dict:
+    return {"description": description, "content": {SVG: {"schema": {"type": "string"}}}}
+
+
 def _doc(summary: str, *, project: bool) -> dict:
-    card_response = {"description": f"{summary} {OPTIONS_DOC}", "content": {SVG: {"schema": {"type": "string"}}}}
-    bad = {"description": "An SVG error card: invalid option.", "content": {SVG: {"schema": {"type": "string"}}}}
-    responses = {200: card_response, 304: "Not modified (If-None-Match matched the ETag)", 400: bad}
+    responses = {200: _svg_doc(f"{summary} {OPTIONS_DOC}"), 304: "Not modified (If-None-Match matched the ETag)",
+                 400: _svg_doc("An SVG error card: invalid option.")}  # fmt: skip
     if project:
-        responses |= {404: {"description": "An SVG error card: unknown project.", "content": {SVG: {"schema": {"type": "string"}}}},
-                      409: {"description": "An SVG error card: ambiguous name.", "content": {SVG: {"schema": {"type": "string"}}}}}  # noqa: E501  # fmt: skip
+        responses |= {404: _svg_doc("An SVG error card: unknown project."),
+                      409: _svg_doc("An SVG error card: ambiguous name.")}  # fmt: skip
     return responses
 
 
@@ -80,7 +83,7 @@ def activity_card(name: str) -> Response:
 @bp.doc(responses=_doc("Top languages by lines of code across the visible projects.", project=False))
 def languages_card() -> Response:
     """Top languages by lines (written by default; lines=all counts everything) across visible projects."""
-    return _render(lambda options: cards.languages_card(visible_projects(), options), width=300)
+    return _render(lambda options: cards.languages_card(visible_projects(), options), width=350)
 
 
 @bp.get("/cards/summary.svg")

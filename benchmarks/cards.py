@@ -24,7 +24,8 @@ def seed() -> None:
     start = datetime(2025, 12, 1, tzinfo=UTC)
     for index in range(PROJECTS):
         by_language = {LANGUAGES[(index + k) % len(LANGUAGES)]: 1000 * (k + 1) + index for k in range(4)}
-        project = Project(owner="bench", name=f"project-{index}", full_name_key=full_name_key("bench", f"project-{index}"),
+        name = f"project-{index}"
+        project = Project(owner="bench", name=name, full_name_key=full_name_key("bench", name),
                           description="A benchmark project with a fairly long description " * 2, stars=index * 13,
                           forks=index, loc=sum(by_language.values()), loc_by_language=by_language,
                           authored_loc=sum(by_language.values()), authored_loc_by_language=by_language,

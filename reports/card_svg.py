@@ -104,8 +104,11 @@ _NARROW = set("iljtfrI.,:;'!|()[] ")
 _WIDE = set("mwMWOQGDHNU@%&")
 
 
-def text_width(text: str, size: float) -> float:
-    """Return an upper estimate of the rendered width of `text` at `size` px (font metrics approximation)."""
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """Return an upper estimate of the rendered width of `text` at `size` px (font metrics approximation).
+
+    Bold faces are about 15% wider than regular ones.
+    """
     ems = 0.0
     for char in text:
         if char in _NARROW:
@@ -116,14 +119,14 @@ def text_width(text: str, size: float) -> float:
             ems += 0.72
         else:
             ems += 0.62
-    return ems * size
+    return ems * size * (1.15 if bold else 1.0)
 
 
-def fit(text: str, size: float, room: float) -> str:
+def fit(text: str, size: float, room: float, bold: bool = False) -> str:
     """Return `text`, or its longest prefix plus an ellipsis, that fits `room` px at `size` px."""
-    if text_width(text, size) <= room:
+    if text_width(text, size, bold) <= room:
         return text
-    while text and text_width(text + "…", size) > room:
+    while text and text_width(text + "…", size, bold) > room:
         text = text[:-1]
     return text.rstrip() + "…" if text else ""
 
@@ -131,7 +134,7 @@ def fit(text: str, size: float, room: float) -> str:
 def text(x: float, y: float, content: str, *, size: float, fill: str, room: float, weight: str = "400",
          anchor: str = "start", cls: str = "t") -> str:  # fmt: skip
     """Return an escaped <text> element whose content is truncated to `room` px."""
-    shown = fit(content, size, room)
+    shown = fit(content, size, room, bold=int(weight) >= 600)
     return (f'<text class="{cls}" x="{x:.1f}" y="{y:.1f}" font-size="{size:g}" font-weight="{weight}" '
             f'fill="{fill}" text-anchor="{anchor}" data-room="{room:.1f}">{escape(shown)}</text>')  # fmt: skip
 

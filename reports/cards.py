@@ -41,7 +41,7 @@ def project_card(project: Project, options: Options) -> str:
     stats = [
         ("language", language, None),
         ("stars", f"★ {number(project.stars or 0, loc)}", None),
-        ("forks", f"⑂ {number(project.forks or 0, loc)}", None),
+        ("forks", f"{number(project.forks or 0, loc)} forks", None),
         ("loc", f"{number(total, loc)} lines", None),
         ("commits", f"{number(project.commit_count or 0, loc)} commits", None),
         ("activity", _last_activity(project), None),
@@ -81,7 +81,7 @@ def languages_card(projects: list[Project], options: Options) -> str:
     ranked = language_totals(projects, options)
     top = ranked[: options.limit]
     total = sum(lines for _, lines in ranked) or 1
-    title = "Most used languages" + ("" if options.all_lines else " (lines written)")
+    title = "Top languages" + (" (all lines)" if options.all_lines else "")
     body = [text(PAD, 32, title, size=16, fill=theme.title, room=room, weight="600")]
     y = 58
     if not top:
@@ -96,7 +96,7 @@ def languages_card(projects: list[Project], options: Options) -> str:
         body.append(f'<rect x="{PAD}" y="{y + 6}" width="{max(room * share, 2):.1f}" height="6" rx="3" '
                     f'fill="{linguist.colour(name)}"/>')  # fmt: skip
         y += 34
-    return card(width, max(y, 80), theme, "Most used languages", body)
+    return card(width, max(y, 80), theme, title, body)
 
 
 def summary_card(projects: list[Project], options: Options) -> str:
@@ -110,7 +110,7 @@ def summary_card(projects: list[Project], options: Options) -> str:
             "loc",
             "Lines of code" if options.all_lines else "Lines written",
             number(sum(_lines(p, options)[0] for p in projects), loc),
-        ),  # noqa: E501
+        ),
         ("commits", "Commits", number(sum(p.commit_count or 0 for p in projects), loc)),
         ("days", "Active days", number(sum(p.active_days or 0 for p in projects), loc)),
         ("time", "Time spent", f"{number(round(minutes / 60, 1), loc)} h"),

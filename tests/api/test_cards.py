@@ -66,7 +66,7 @@ def test_description_stays_text(client: Any, projects: None) -> None:
 def test_pin_card_numbers(client: Any, projects: None) -> None:
     shown = texts(client.get("/cards/projects/tracker.svg").data)
     assert shown[0] == "tracker"
-    assert {"Python", "★ 12.3K", "⑂ 7", "900 lines", "4 commits", "last commit 2026-11-30"} <= set(shown)
+    assert {"Python", "★ 12.3K", "7 forks", "900 lines", "4 commits", "last commit 2026-11-30"} <= set(shown)
     all_lines = texts(client.get("/cards/projects/tracker.svg?lines=all&locale=de").data)
     assert "1.500 lines" in all_lines
     assert "★ 12345" in all_lines  # CLDR German has no compact form for thousands
