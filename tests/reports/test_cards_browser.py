@@ -44,7 +44,7 @@ def test_card_text_fits_in_chromium(browser: Any, live_url: str, projects: None,
     assert boxes
     for box in boxes:
         assert box["length"] <= box["room"] + 0.5, box
-        assert 0 <= box["left"] and box["right"] <= box["width"], box
+        assert box["left"] >= 0 and box["right"] <= box["width"], box
     if name == "pin":
         assert EVIL in [box["text"] for box in boxes]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
