@@ -83,11 +83,13 @@ def activity_card(name: str) -> Response:
 @bp.doc(responses=_doc("Top languages by lines of code across the visible projects.", project=False))
 def languages_card() -> Response:
     """Top languages by lines (written by default; lines=all counts everything) across visible projects."""
-    return _render(lambda options: cards.languages_card(visible_projects(), options), width=350)
+    return _render(
+        lambda options: cards.languages_card(visible_projects(only=cards.TOTALS_COLUMNS), options), width=350
+    )
 
 
 @bp.get("/cards/summary.svg")
 @bp.doc(responses=_doc("Totals of the visible projects.", project=False))
 def summary_card() -> Response:
     """Totals across the visible projects: projects, lines, commits, active days, time spent."""
-    return _render(lambda options: cards.summary_card(visible_projects(), options), width=350)
+    return _render(lambda options: cards.summary_card(visible_projects(only=cards.TOTALS_COLUMNS), options), width=350)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, nulls_last
+from sqlalchemy.orm import load_only
 
 from analysis import metrics
 from infra.errors import APIError
@@ -79,13 +80,18 @@ def repository_json(project: Project) -> dict[str, Any]:
     }
 
 
-def visible_projects() -> list[Project]:
-    """Return the projects the portfolio shows: not hidden, featured first, latest work first."""
+def visible_projects(*, only: tuple[Any, ...] = ()) -> list[Project]:
+    """Return the projects the portfolio shows: not hidden, featured first, latest work first.
+
+    `only` names the columns to load (others load when read), for readers that need a few.
+    """
     query = (
         db.select(Project)
         .where(Project.hidden.is_(False))
         .order_by(Project.featured.desc(), nulls_last(Project.last_commit_date.desc()), Project.name, Project.owner)
     )
+    if only:
+        query = query.options(load_only(*only))
     return list(db.session.scalars(query))
 
 
