@@ -20,6 +20,7 @@ BLUEPRINT_MODULES = [
     "api.events",
     "api.charts",
     "api.cards",
+    "api.dashboard",
     "api.docs",
 ]
 
