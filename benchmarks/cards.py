@@ -86,6 +86,8 @@ def main() -> None:
             request = timed(lambda url=url: client.get(url))
             drawn = timed(draw[url])
             print(f"{url:42} {request[0]:12.2f} {request[1]:12.2f} {drawn[0]:12.2f} {drawn[1]:12.2f}")
+        page = timed(lambda: client.get("/dashboard"))
+        print(f"{'/dashboard (server side, goal: first render < 1 s)':42} {page[0]:12.2f} {page[1]:12.2f}")
 
 
 if __name__ == "__main__":
