@@ -12,6 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.api.test_cards import projects  # noqa: F401 - the fixture
+from tests.conftest import wait_for
 from tests.reports.test_charts_browser import CHROMIUM, browser  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium")]
@@ -91,7 +92,18 @@ def test_project_page_draws_its_charts(browser: Any, admin_url: str, admin_app: 
     assert errors == []
 
 
-def test_refresh_progress_advances_to_done(browser: Any, admin_url: str, admin_app: Any) -> None:  # noqa: F811
+def test_refresh_progress_advances_to_done(
+    browser: Any,  # noqa: F811
+    admin_url: str,
+    admin_app: Any,
+    github: Any,
+    make_repo: Any,
+) -> None:
+    for name in ("alpha", "beta"):
+        repo = make_repo(name)
+        repo.write("main.py", "print('hi')\n")
+        repo.commit("first")
+        github.add_repo(name, clone_url=repo.publish())
     context, page, errors = open_page(browser, admin_url + "/dashboard")
     try:
         page.get_by_label("Admin token (kept for this browser session only)").fill(TOKEN)
@@ -101,9 +113,41 @@ def test_refresh_progress_advances_to_done(browser: Any, admin_url: str, admin_a
         page.wait_for_function("document.getElementById('job-status').textContent.startsWith('Refresh completed')",
                                timeout=120_000)  # fmt: skip
         job = admin_app.test_client().get("/api/refresh/jobs").get_json()[0]
-        assert job["status"] == "completed"
-        assert float(page.locator("#progress").get_attribute("value")) == job["progress"]
+        assert (job["status"], job["repositories_processed"], job["progress"]) == ("completed", 2, 100.0)
+        assert page.locator("#progress").get_attribute("value") == "100"
+        assert page.locator("#job-status").inner_text() == "Refresh completed: 2 of 2 repositories (100%)"
+        assert page.locator("#failed li").all_inner_texts() == ["None."]
         page.screenshot(path=str(ARTIFACTS / "refresh-done.png"), full_page=True)
+    finally:
+        context.close()
+    assert errors == []
+
+
+def test_failed_repositories_of_the_last_job_are_listed(
+    browser: Any,  # noqa: F811
+    admin_url: str,
+    admin_app: Any,
+    github: Any,
+    make_repo: Any,
+    tmp_path: Path,
+) -> None:
+    repo = make_repo("fine")
+    repo.write("main.py", "print('hi')\n")
+    repo.commit("first")
+    github.add_repo("fine", clone_url=repo.publish())
+    github.add_repo("gone", clone_url=(tmp_path / "missing.git").as_uri())
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    started = admin_app.test_client().post("/api/refresh?force=1", headers=headers).get_json()
+    client = admin_app.test_client()
+    wait_for(lambda: client.get(started["check_status_url"]).get_json()["status"] == "completed", timeout=120)
+    job = client.get(started["check_status_url"]).get_json()
+    expected = [f"{item['repository']}: {item['error']}" for item in job["errors"]]
+    assert len(expected) == 1 and expected[0].split(":")[0].endswith("/gone")
+    context, page, errors = open_page(browser, admin_url + "/dashboard")
+    try:
+        page.wait_for_function("document.querySelectorAll('#failed li').length === 1 && "
+                               "!document.querySelector('#failed li').textContent.startsWith('None')")  # fmt: skip
+        assert page.locator("#failed li").all_text_contents() == expected
     finally:
         context.close()
     assert errors == []
