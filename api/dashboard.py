@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import render_template, send_from_directory
+from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
 
 from infra.errors import APIError
@@ -66,6 +67,11 @@ def _forks_figure(found: Any) -> dict[str, Any] | None:
                    404: "No such asset"})  # fmt: skip
 def asset(filename: str) -> ResponseReturnValue:
     """Send the dashboard's own script or stylesheet (plotly.js comes from /charts/assets)."""
-    if filename in OWN_ASSETS:
-        return send_from_directory(STATIC_DIR, filename, max_age=3600)
-    raise APIError(404, "No such dashboard asset")
+    if filename not in OWN_ASSETS:
+        raise APIError(404, "No such dashboard asset")
+    # Sent from memory (small files): a streamed file body would be left open by response compression.
+    mimetype = "text/css" if filename.endswith(".css") else "text/javascript"
+    response = Response((STATIC_DIR / filename).read_bytes(), mimetype=mimetype)
+    response.cache_control.public, response.cache_control.max_age = True, 3600
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    return response.make_conditional(request)
