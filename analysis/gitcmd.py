@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from infra import telemetry
 from infra.redaction import redact
 
 # Environment variables passed through to git: proxies and CA bundles, nothing that changes results.
@@ -115,6 +116,12 @@ def command_name(args: list[str]) -> str:
     return "?"
 
 
+def trace_name(argv: list[str]) -> str:
+    """Name a command for a trace: the program, and git's subcommand (never paths, URLs or options)."""
+    program = os.path.basename(argv[0]) if argv else "?"
+    return f"git {command_name(argv[1:])}" if program == "git" else program
+
+
 def run_process(
     argv: list[str],
     *,
@@ -128,15 +135,19 @@ def run_process(
     Unlike subprocess.run, which kills only the child, this also kills helpers the child started
     (git-remote-https, index-pack, cloc's workers) that would otherwise keep our pipes open.
     """
-    with subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    ) as proc:
+    command = trace_name(argv)  # never the arguments: they may hold paths and URLs
+    with (
+        telemetry.span(f"exec {command}", **{"process.command": command}),
+        subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        ) as proc,
+    ):
         try:
             stdout, stderr = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -21,6 +21,7 @@ BLUEPRINT_MODULES = [
     "api.charts",
     "api.cards",
     "api.dashboard",
+    "api.webhooks",
     "api.docs",
 ]
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from analysis import loc
+from analysis import loc, metrics
 from analysis.gitcmd import GitAuth, Mirror
 from analysis.mirrors import RepoCache
 from gh.access import github_client
 from infra.extensions import db
 from infra.runtime import runtime
-from models import Project, RepoUpdate, utcnow
+from models import KIND_GIT, Project, RepoUpdate, utcnow
 from refresh import commit_sync
 from refresh.blob_store import DbBlobStore
 from refresh.metadata import apply_languages, apply_repository, history_updates
@@ -77,10 +78,11 @@ def refresh_metadata(project: Project, fresh_since: datetime | None) -> list[Rep
 def refresh_project(project: Project, fresh_since: datetime | None = None) -> Outcome:
     """Refresh everything about one project and commit it in one transaction."""
     settings = runtime().settings
-    updates = refresh_metadata(project, fresh_since)
+    github = project.kind != KIND_GIT  # a repository of any other git host: git alone, no API
+    updates = refresh_metadata(project, fresh_since) if github else []
     if not project.clone_url:
         raise RepositoryError("GitHub gave no clone URL for this repository")
-    auth = GitAuth(token=settings.github_token, host=settings.github_git_host)
+    auth = _auth(project, settings)
     with repo_cache(settings).open(mirror_key(project), project.clone_url, auth) as mirror:
         head = mirror.resolve_head(project.default_branch)
         if head is None:
@@ -88,12 +90,22 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
             outcome = Outcome("skipped", EMPTY_REPOSITORY)
         else:
             updates += analyse(project, mirror, head, settings)
+            if not github:
+                project.primary_language = metrics.primary_language(project.loc_by_language or {})
             outcome = Outcome("done")
     project.last_refreshed_at = utcnow()
     project.last_error = outcome.note
     db.session.add_all(updates)
     db.session.commit()
     return outcome
+
+
+def _auth(project: Project, settings: Settings) -> GitAuth:
+    """Return the credentials git may send: the GitHub token for GitHub, the host's own token otherwise."""
+    if project.kind != KIND_GIT:
+        return GitAuth(token=settings.github_token, host=settings.github_git_host)
+    host = (project.host or "").lower()
+    return GitAuth(token=settings.host_tokens().get(host), host=host)
 
 
 def _empty(project: Project) -> None:
@@ -113,7 +125,8 @@ def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> 
     blobs = DbBlobStore(db.engine, deferred=True)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-loc") as pool:
         counting = (
-            pool.submit(loc.count_tree, mirror, head, excluded, blobs, cloc_path=settings.cloc_path)
+            # In a copy of this context: the LOC thread's spans and log records belong to this job.
+            pool.submit(copy_context().run, loc.count_tree, mirror, head, excluded, blobs, cloc_path=settings.cloc_path)
             if need_loc
             else None
         )

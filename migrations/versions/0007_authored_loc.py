@@ -1,7 +1,7 @@
 """projects: authored_loc and authored_loc_by_language (code lines linguist counts as written)
 
 Revision ID: 0007_authored_loc
-Revises: 0002_events
+Revises: 0008_any_host
 Create Date: 2026-12-01 21:45:00
 
 """
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = "0007_authored_loc"
-down_revision = "0002_events"
+down_revision = "0008_any_host"
 branch_labels = None
 depends_on = None
 
