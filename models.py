@@ -135,6 +135,10 @@ class Project(db.Model):
     code_churn: Mapped[int] = mapped_column(BigInteger, default=0)
     loc: Mapped[int] = mapped_column(Integer, default=0)
     loc_by_language: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
+    # Code lines linguist counts as written here (no vendored, generated or documentation paths);
+    # None until counted.
+    authored_loc: Mapped[int | None] = mapped_column(Integer)
+    authored_loc_by_language: Mapped[dict[str, int] | None] = mapped_column(JSONType)
     head_sha: Mapped[str | None] = mapped_column(String(64))
     loc_head_sha: Mapped[str | None] = mapped_column(String(64))
     analysis_fingerprint: Mapped[str | None] = mapped_column(String(64))

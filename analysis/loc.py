@@ -8,11 +8,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from analysis import counters, partial
+from analysis import counters, linguist, partial
 from analysis.counters import BlobKey, Counts, FileCount, LocError, TreeEntry
 from analysis.gitcmd import Mirror, as_mirror
 
@@ -38,6 +38,8 @@ class LocResult:
     by_language: dict[str, int]
     files: int
     blobs_counted: int
+    authored_code: int = 0
+    authored_by_language: dict[str, int] = field(default_factory=dict)
 
 
 class BlobCountStore(Protocol):
@@ -158,7 +160,26 @@ def count_tree(
         store.put_many(fresh)
         counts.update(fresh)
     total, by_language, files = summarise(entries, keys, counts)
-    return LocResult(total, by_language, files, blobs_counted=len(fresh))
+    authored = linguist.authored_paths(mirror, head, [entry.path for entry in entries])
+    kept = [(entry, key) for entry, key in zip(entries, keys, strict=True) if entry.path in authored]
+    notebooks = _notebook_counts(mirror, kept, counts)
+    authored_total, authored_by_language, _ = summarise([e for e, _ in kept], [k for _, k in kept], counts | notebooks)
+    return LocResult(total, by_language, files, len(fresh), authored_total, authored_by_language)
+
+
+def _notebook_counts(mirror: Mirror, kept: list[tuple[TreeEntry, BlobKey]], counts: Counts) -> Counts:
+    """Recount notebooks as their code cells' lines (cloc counts their JSON, outputs included)."""
+    wanted = {key: entry for entry, key in kept if entry.path.endswith(".ipynb") and counts.get(key) is not None}
+    if not wanted:
+        return {}
+    contents = dict(counters.read_blobs(mirror, sorted({entry.blob_sha for entry in wanted.values()})))
+    result: Counts = {}
+    for key, entry in wanted.items():
+        lines = linguist.notebook_code_lines(bytes(contents[entry.blob_sha]))
+        counted = counts[key]
+        if lines is not None and counted is not None:
+            result[key] = FileCount(counted.language, lines, 0, 0)
+    return result
 
 
 def _fetch_missing(mirror: Mirror, missing: dict[BlobKey, TreeEntry]) -> dict[BlobKey, TreeEntry]:

@@ -133,6 +133,7 @@ def _empty(project: Project) -> None:
     commit_sync.apply_stats(project, commit_sync.stored_stats(project.id))
     project.head_sha = project.loc_head_sha = None
     project.loc, project.loc_by_language = 0, {}
+    project.authored_loc, project.authored_loc_by_language = 0, {}
 
 
 def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> list[RepoUpdate]:
@@ -140,7 +141,7 @@ def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> 
     excluded = settings.excluded_dirs
     rules = commit_sync.fingerprint(excluded, mirror, head)
     before = (project.commit_count or 0, project.head_sha, project.loc or 0)
-    need_loc = rules != project.analysis_fingerprint or head != project.loc_head_sha
+    need_loc = rules != project.analysis_fingerprint or head != project.loc_head_sha or project.authored_loc is None
     blobs = DbBlobStore(db.engine, deferred=True)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-loc") as pool:
         counting = (
@@ -156,6 +157,7 @@ def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> 
         commit_sync.apply_stats(project, commit_sync.stored_stats(project.id))
     if counted is not None:
         project.loc, project.loc_by_language, project.loc_head_sha = counted.total_code, counted.by_language, head
+        project.authored_loc, project.authored_loc_by_language = counted.authored_code, counted.authored_by_language
     project.head_sha, project.analysis_fingerprint = head, rules
     log.info("%s: history %s (+%d/-%d), loc %s", project.full_name, result.mode, result.added, result.removed,
              "recounted" if counted else "unchanged")  # fmt: skip
