@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import request
-
+from infra.admin import request_is_admin
 from infra.errors import APIError
-from infra.runtime import current_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="project-tracker"'}
@@ -18,24 +15,9 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="project-tracker"'}
 SECURITY_SCHEME = "AdminToken"
 
 
-def presented_token() -> str | None:
-    """Return the bearer token of the current request, if any."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
 def is_admin() -> bool:
     """Tell whether the request may write: no ADMIN_TOKEN configured, or the right one presented."""
-    expected = current_settings().admin_token
-    if not expected:
-        return True
-    token = presented_token()
-    if token is None:
-        return False
-    return hmac.compare_digest(token.encode(), expected.encode())
+    return request_is_admin()
 
 
 def check_admin() -> None:

@@ -15,7 +15,7 @@ from infra.extensions import db
 from models import MAX_INT32
 from refresh import commit_sync, lifecycle
 from refresh.tracking import get_repository
-from reports import commit_stats
+from reports import commit_stats, projects
 from reports.commit_stats import CommitFilter
 
 bp = APIBlueprint("commits", __name__, tag="Commits")
@@ -121,7 +121,7 @@ class ResetOut(RefreshStarted):
 @bp.doc(responses={404: "Repository not found"})
 def list_commits(repo_id: int, query: CommitsQuery) -> dict[str, Any]:
     """List a repository's commits, newest first, with cursor pagination."""
-    project = get_repository(repo_id)
+    project = projects.readable_repository(repo_id, detail=True)
     return commit_stats.commit_page(project, query.window(), query.limit, query.cursor)
 
 
@@ -131,8 +131,8 @@ def list_commits(repo_id: int, query: CommitsQuery) -> dict[str, Any]:
 def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
     """Rank authors by commits, across all repositories or one."""
     if query.repo is not None:
-        get_repository(query.repo)
-    return commit_stats.top_contributors(query.limit, query.repo)
+        projects.readable_repository(query.repo, detail=True)
+    return commit_stats.top_contributors(query.limit, query.repo, projects.detailed_ids())
 
 
 @bp.get("/api/repos/<int:repo_id>/activity")
@@ -141,7 +141,7 @@ def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
 @bp.doc(responses={404: "Repository not found"})
 def repo_activity(repo_id: int, query: ActivityQuery) -> dict[str, Any]:
     """Sum a repository's commits, additions and deletions per day, week or month."""
-    project = get_repository(repo_id)
+    project = projects.readable_repository(repo_id, detail=True)
     return commit_stats.activity(project, query.bucket, query.window())
 
 

@@ -15,6 +15,7 @@ from events.kinds import EventType
 from events.queries import EventFilter
 from infra.extensions import db
 from models import MAX_INT32, EventSource
+from reports import projects
 
 bp = APIBlueprint("events", __name__, tag="Events")
 MAX_OFFSET = 10**10  # seconds (~317 years): a window start far before GitHub, still a valid date
@@ -28,8 +29,22 @@ class FilterQuery(BaseModel):
     repository_name: query_text(140) | None = Field(None, description="Exact `owner/name`.")  # type: ignore[valid-type]
 
     def filters(self, **extra: Any) -> EventFilter:
-        """Return these filters for queries."""
-        return EventFilter(action=self.action, repository_name=self.repository_name, **extra)
+        """Return these filters for queries, leaving out the repositories the reader may not see."""
+        return EventFilter(action=self.action, repository_name=self.repository_name, **readable(), **extra)
+
+
+def readable() -> dict[str, frozenset[Any]]:
+    """Return the EventFilter fields that leave out the events of repositories the reader may not see."""
+    return {
+        "hidden_names": frozenset(projects.concealed_names()),
+        "hidden_repo_ids": frozenset(projects.concealed_github_ids()),
+    }
+
+
+def source_readable(key: str, path: str, hidden: set[str]) -> bool:
+    """Tell whether an event source names none of the repositories the reader may not see."""
+    text = f"{key} {path}".lower()
+    return not any(name in text for name in hidden)
 
 
 class AvgTimeQuery(FilterQuery):
@@ -144,14 +159,17 @@ def total_count(query: TotalCountQuery) -> dict[str, Any]:
 @bp.output(MultipleReposOut)
 def multiple_events_repos(query: MultipleReposQuery) -> dict[str, Any]:
     """List repositories with more than `minimal_events_count` events of a type."""
-    return queries.multiple_events_repos(query.event_type, query.minimal_events_count)
+    filters = EventFilter(event_type=query.event_type, **readable())
+    return queries.multiple_events_repos(filters, query.minimal_events_count)
 
 
 @bp.get("/api/events/sources")
 @bp.output(list[SourceOut])
 def list_sources() -> list[dict[str, Any]]:
     """List the polled event sources with their last outcome."""
-    sources = db.session.scalars(select(EventSource).order_by(EventSource.key))
+    hidden = projects.concealed_names()
+    found = db.session.scalars(select(EventSource).order_by(EventSource.key))
+    sources = [s for s in found if source_readable(s.key, s.path, hidden)]
     return [
         {
             "key": s.key,

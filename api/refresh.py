@@ -14,6 +14,7 @@ from infra.extensions import db
 from infra.runtime import current_settings
 from models import ITEM_FAILED, ITEM_SKIPPED, RefreshJob
 from refresh import lifecycle
+from reports.projects import Concealed
 
 bp = APIBlueprint("refresh", __name__, tag="Refresh")
 
@@ -59,14 +60,15 @@ class JobOut(BaseModel):
     errors: list[ItemError]
 
 
-def job_json(job: RefreshJob) -> dict[str, Any]:
-    """Serialise a job in the contract's shape plus per-repository errors."""
+def job_json(job: RefreshJob, concealed: Concealed | None = None) -> dict[str, Any]:
+    """Serialise a job in the contract's shape plus per-repository errors, without what the reader may not see."""
+    hidden = concealed or Concealed.of_reader()
     return {
         "id": job.id,
         "status": job.status,
         "started_at": metrics.iso(job.started_at),
         "completed_at": metrics.iso(job.completed_at),
-        "error_message": job.error_message,
+        "error_message": hidden.redact(job.error_message),
         "repositories_processed": job.repositories_processed or 0,
         "total_repositories": job.total_repositories or 0,
         "progress": job.progress,
@@ -77,7 +79,7 @@ def job_json(job: RefreshJob) -> dict[str, Any]:
         "errors": [
             {"repository": i.repository, "error": i.error or "", "status": i.status}
             for i in sorted(job.items, key=lambda i: i.repository)
-            if i.status in (ITEM_FAILED, ITEM_SKIPPED) and i.error
+            if i.status in (ITEM_FAILED, ITEM_SKIPPED) and i.error and hidden.shows(i.project_id, i.repository)
         ],
     }
 
@@ -111,13 +113,15 @@ def start_refresh(query: RefreshQuery) -> dict[str, Any]:
 def job_status(job_id: str) -> dict[str, Any]:
     """Return one refresh job's status and progress."""
     job = db.session.get(RefreshJob, job_id)
-    if job is None:
+    concealed = Concealed.of_reader()
+    if job is None or not concealed.shows_job(job.project_id):
         raise APIError(404, "Job not found")
-    return job_json(job)
+    return job_json(job, concealed)
 
 
 @bp.get("/api/refresh/jobs")
 @bp.output(list[JobOut])
 def list_jobs() -> list[dict[str, Any]]:
     """List the 10 most recent refresh jobs, newest first."""
-    return [job_json(j) for j in lifecycle.recent_jobs(10)]
+    concealed = Concealed.of_reader()
+    return [job_json(j, concealed) for j in lifecycle.recent_jobs(10) if concealed.shows_job(j.project_id)]

@@ -17,6 +17,7 @@ from gh.access import rate_governor
 from infra.extensions import db
 from infra.runtime import runtime
 from models import JOB_COMPLETED, Commit, Event, EventSource, Project, RefreshJob
+from reports.projects import Concealed
 
 PREFIX = "project_tracker"
 JOB_STATUSES = ("queued", "running", "completed", "failed")
@@ -49,8 +50,10 @@ def _event_sources() -> Iterator[Metric]:
     family = GaugeMetricFamily(
         f"{PREFIX}_event_source_last_status", "HTTP status of the last poll of an events source.", labels=["source"]
     )
-    for key, status in db.session.execute(select(EventSource.key, EventSource.last_status)):
-        if status is not None:
+    hidden = Concealed.of_reader().names
+    rows = db.session.execute(select(EventSource.key, EventSource.path, EventSource.last_status))
+    for key, path, status in rows:
+        if status is not None and not any(name in f"{key} {path}".lower() for name in hidden):
             family.add_metric([key], status)
     yield family
 
