@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import errors
 from infra.extensions import cors, db, install_sqlite_pragmas, migrate
 from infra.redaction import install_log_redaction
-from infra.runtime import EXTENSION_KEY, build_runtime
+from infra.runtime import EXTENSION_KEY, RedisUnreachable, build_runtime
 from models import render_item
 from settings import Settings
 
@@ -80,6 +81,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     configure_logging(settings)
     _flask_config(app, settings)
+    if settings.trusted_proxies:
+        # Client addresses (and scheme/host) from X-Forwarded-* only through this many trusted hops.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     install_sqlite_pragmas()
     db.init_app(app)
@@ -118,7 +123,11 @@ def start_embedded_services(app: APIFlask) -> None:
 def __getattr__(name: str) -> Any:
     # `gunicorn app:app` and `flask --app app` look this attribute up: build it then, once.
     if name == "app":
-        application = create_app()
+        try:
+            application = create_app()
+        except RedisUnreachable as exc:
+            log.critical("%s", exc)
+            raise SystemExit(f"project-tracker cannot start: {exc}") from None
         globals()["app"] = application
         return application
     raise AttributeError(name)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from functools import wraps
 from typing import Any, Literal
 
 from apiflask import APIBlueprint
+from flask import request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from api.auth import SECURITY_SCHEME, admin_required
 from api.fields import query_text
 from api.refresh import RefreshStarted, started_json
+from infra.errors import validation_error
 from infra.extensions import db
 from models import MAX_INT32
 from refresh import commit_sync, lifecycle
@@ -128,6 +131,7 @@ def list_commits(repo_id: int, query: CommitsQuery) -> dict[str, Any]:
 @bp.get("/api/commits/top-contributors")
 @bp.input(ContributorsQuery, location="query", arg_name="query")
 @bp.output(ContributorsOut)
+@bp.doc(responses={404: "Repository not found (the `repo` filter)"})
 def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
     """Rank authors by commits, across all repositories or one."""
     if query.repo is not None:
@@ -145,8 +149,21 @@ def repo_activity(repo_id: int, query: ActivityQuery) -> dict[str, Any]:
     return commit_stats.activity(project, query.bucket, query.window())
 
 
+def body_required(view: Any) -> Any:
+    """Answer 422 (the documented validation error), not 400, when the JSON body is missing altogether."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not request.get_data(cache=True).strip():
+            raise validation_error([("reset_from", "Field required")])
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @bp.post("/api/repos/<int:repo_id>/reset-collection-date")
 @admin_required
+@body_required
 @bp.input(ResetBody, arg_name="body")
 @bp.output(ResetOut, status_code=202)
 @bp.doc(security=[{SECURITY_SCHEME: []}], responses={401: "Admin token missing or wrong", 404: "Repository not found"})

@@ -11,13 +11,14 @@ from analysis import metrics
 from api.auth import SECURITY_SCHEME, check_admin
 from infra.errors import APIError
 from infra.extensions import db
-from infra.runtime import current_settings
+from infra.runtime import current_settings, redis_up, runtime
 from models import ITEM_FAILED, ITEM_SKIPPED, RefreshJob
 from refresh import lifecycle
 from reports.projects import Concealed
 
 bp = APIBlueprint("refresh", __name__, tag="Refresh")
 
+REFRESH_ERRORS = {401: "force=1 without the admin token", 503: "Job queue (Redis) unavailable; see Retry-After"}
 MESSAGES = {
     "started": "Refresh job started",
     "running": "A refresh job is already in progress",
@@ -86,7 +87,9 @@ def job_json(job: RefreshJob, concealed: Concealed | None = None) -> dict[str, A
 
 def started_json(job: RefreshJob, outcome: str) -> dict[str, Any]:
     return {
-        "message": MESSAGES[outcome],
+        "message": "A refresh job failed moments ago"
+        if (outcome, job.status) == ("recent", "failed")
+        else MESSAGES[outcome],
         "job_id": job.id,
         "status": job.status,
         "check_status_url": f"/api/refresh/status/{job.id}",
@@ -97,11 +100,13 @@ def started_json(job: RefreshJob, outcome: str) -> dict[str, Any]:
 @bp.post("/api/refresh")
 @bp.input(RefreshQuery, location="query", arg_name="query")
 @bp.output(RefreshStarted, status_code=202)
-@bp.doc(security=[{SECURITY_SCHEME: []}], responses={401: "force=1 without the admin token"})
+@bp.doc(security=[{SECURITY_SCHEME: []}], responses=REFRESH_ERRORS)
 def start_refresh(query: RefreshQuery) -> dict[str, Any]:
     """Start a refresh of every project in the background (coalesced with a running or recent one)."""
     if query.force:
         check_admin()
+    if redis_up(runtime()) is False:
+        raise APIError(503, "Job queue unavailable (Redis): try again later", headers={"Retry-After": "30"})
     cooldown = 0 if query.force else current_settings().refresh_cooldown_seconds
     job, outcome = lifecycle.start_refresh(trigger="api", cooldown=cooldown)
     return started_json(job, outcome)

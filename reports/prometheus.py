@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from gh.access import rate_governor
 from infra.extensions import db
-from infra.runtime import runtime
+from infra.runtime import redis_up, runtime
 from models import JOB_COMPLETED, Commit, Event, EventSource, Project, RefreshJob
 from reports.projects import Concealed
 
@@ -79,7 +79,11 @@ class StateCollector:
         yield GaugeMetricFamily(f"{PREFIX}_events_stored", "GitHub events stored.", value=_count(Event))
         yield from _jobs()
         yield from _event_sources()
-        yield from _github()
+        up = redis_up(runtime())
+        if up is not None:
+            yield GaugeMetricFamily(f"{PREFIX}_redis_up", "1 when the configured Redis answers.", value=int(up))
+        if up is not False:
+            yield from _github()
         queue = runtime().tasks.describe()
         pending = queue.get("queued_jobs", queue.get("active_jobs"))
         gauge = _gauge("queue_jobs", "Background jobs waiting (RQ) or in progress (embedded).", pending)
