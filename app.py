@@ -15,6 +15,7 @@ from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import errors
+from infra.admin import instance_admin_token
 from infra.extensions import cors, db, install_sqlite_pragmas, migrate
 from infra.redaction import install_log_redaction
 from infra.runtime import EXTENSION_KEY, RedisUnreachable, build_runtime
@@ -79,6 +80,11 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
     app.json.sort_keys = False  # keep the documented field order (seed 003's keys first, …)
     settings = _settings_for(app, config)
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    generated_in = None
+    if not settings.admin_token:
+        # Secure by default: writes and private repositories need a token even when none was configured.
+        token, generated_in = instance_admin_token(settings.instance_path)
+        settings = settings.model_copy(update={"admin_token": token})
     configure_logging(settings)
     _flask_config(app, settings)
     if settings.trusted_proxies:
@@ -101,8 +107,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
     from cli import commands
 
     commands.init_app(app)
-    if not settings.admin_token:
-        log.warning("ADMIN_TOKEN is not set: write endpoints are open to anyone who can reach the service")
+    if generated_in is not None:
+        log.warning(
+            "ADMIN_TOKEN is not set: using the generated admin token stored in %s (writes need it)", generated_in
+        )
     return app
 
 

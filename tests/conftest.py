@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from werkzeug.test import EnvironBuilder
 
 from tests.servers import PostgresServer, RedisServer
 
@@ -126,13 +128,32 @@ def config(database_url: str, tmp_path: Path, github: Any) -> dict[str, str]:
         "GITHUB_MAX_PAUSE": "3",
         "REFRESH_COOLDOWN": "0",
         "LOG_LEVEL": "INFO",
+        "ADMIN_TOKEN": TEST_ADMIN_TOKEN,
     }
+
+
+TEST_ADMIN_TOKEN = "suite-admin-token"
+
+
+class AdminClient(FlaskClient):
+    """A test client that presents the suite's admin token unless the request sets its own headers.
+
+    Writes need a token in every configuration now; a request with explicit `headers` (even `{}`)
+    is sent as given, which is how tests act as an anonymous reader.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if "headers" not in kwargs and not any(isinstance(a, EnvironBuilder) for a in args):
+            kwargs["headers"] = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
+        return super().open(*args, **kwargs)
 
 
 def build_app(config: dict[str, str]) -> Any:
     from app import create_app
 
-    return create_app(config)
+    application = create_app(config)
+    application.test_client_class = AdminClient
+    return application
 
 
 def dispose_app(app: Any) -> None:
