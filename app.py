@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import errors
 from infra.admin import instance_admin_token
-from infra.extensions import cors, db, install_sqlite_pragmas, migrate
+from infra.extensions import cors, db, install_sqlite_pragmas, limiter, migrate
 from infra.redaction import install_log_redaction
 from infra.runtime import EXTENSION_KEY, RedisUnreachable, build_runtime
 from models import render_item
@@ -98,6 +98,8 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
         app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True, render_item=render_item
     )
     cors.init_app(app, resources={r"/*": {"origins": list(settings.cors_origins)}})
+    app.config["RATELIMIT_STORAGE_URI"] = settings.redis_url or "memory://"
+    limiter.init_app(app)
     errors.init_app(app)
 
     from api import register_blueprints

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     github_max_pause: float = Field(900.0, validation_alias=env("GITHUB_MAX_PAUSE"))
     admin_token: str | None = Field(None, validation_alias=env("ADMIN_TOKEN"), repr=False)
     trusted_proxies: int = Field(0, ge=0, le=10, validation_alias=env("TRUSTED_PROXIES"))
+    rate_limit_refresh: str = Field("10 per minute", validation_alias=env("RATE_LIMIT_REFRESH"))
+    rate_limit_costly: str = Field("30 per minute", validation_alias=env("RATE_LIMIT_COSTLY"))
     cors_origins: CommaList = Field(DEFAULT_CORS_ORIGINS, validation_alias=env("CORS_ORIGINS"))
     port: int = Field(5001, validation_alias=env("PORT"))
     cloc_path: str | None = Field(None, validation_alias=env("CLOC_PATH"))

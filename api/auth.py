@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from infra.admin import request_is_admin
 from infra.errors import APIError
+from infra.runtime import current_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="project-tracker"'}
@@ -24,6 +25,17 @@ def check_admin() -> None:
     """Raise 401 with a challenge unless the request carries the admin token."""
     if not is_admin():
         raise APIError(401, "Missing or invalid admin token", headers=CHALLENGE)
+
+
+LIMITED = {429: "Too many requests from this client: see Retry-After (the admin token is not limited)"}
+
+
+def refresh_limit() -> str:
+    return current_settings().rate_limit_refresh
+
+
+def costly_limit() -> str:
+    return current_settings().rate_limit_costly
 
 
 def admin_required(view: F) -> F:

@@ -10,11 +10,12 @@ from apiflask import APIBlueprint
 from flask import request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from api.auth import SECURITY_SCHEME, admin_required
+from api.auth import LIMITED, SECURITY_SCHEME, admin_required, costly_limit
 from api.fields import query_text
 from api.refresh import RefreshStarted, started_json
+from infra.admin import request_is_admin
 from infra.errors import validation_error
-from infra.extensions import db
+from infra.extensions import db, limiter
 from models import MAX_INT32
 from refresh import commit_sync, lifecycle
 from refresh.tracking import get_repository
@@ -128,10 +129,16 @@ def list_commits(repo_id: int, query: CommitsQuery) -> dict[str, Any]:
     return commit_stats.commit_page(project, query.window(), query.limit, query.cursor)
 
 
+def cheap_contributors() -> bool:
+    """Tell whether a contributors request escapes the costly-read limit: the admin's, or one repository's."""
+    return request_is_admin() or bool(request.args.get("repo"))
+
+
 @bp.get("/api/commits/top-contributors")
+@limiter.limit(costly_limit, exempt_when=cheap_contributors)
 @bp.input(ContributorsQuery, location="query", arg_name="query")
 @bp.output(ContributorsOut)
-@bp.doc(responses={404: "Repository not found (the `repo` filter)"})
+@bp.doc(responses={404: "Repository not found (the `repo` filter)", **LIMITED})
 def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
     """Rank authors by commits, across all repositories or one."""
     if query.repo is not None:

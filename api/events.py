@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
+from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from analysis import metrics
+from api.auth import LIMITED, costly_limit
 from api.fields import query_text
 from events import queries
 from events.kinds import EventType
 from events.queries import EventFilter
-from infra.extensions import db
+from infra.admin import request_is_admin
+from infra.extensions import db, limiter
 from models import MAX_INT32, EventSource
 from reports import projects
 
@@ -129,9 +132,25 @@ def since(offset: int | None) -> Any:
     return queries.window_start(offset) if offset else None
 
 
+DEEP_OFFSET = 1000  # events skipped by a page beyond which an anonymous list is a costly read
+
+
+def shallow_page() -> bool:
+    """Tell whether an event list escapes the costly-read limit: the admin's, or within the first DEEP_OFFSET events."""
+    if request_is_admin():
+        return True
+    try:
+        page, per_page = int(request.args.get("page", 1)), int(request.args.get("per_page", 50))
+    except ValueError:
+        return True  # refused with 422 anyway
+    return (page - 1) * per_page < DEEP_OFFSET
+
+
 @bp.get("/api/events")
+@limiter.limit(costly_limit, exempt_when=shallow_page)
 @bp.input(ListQuery, location="query", arg_name="query")
 @bp.output(EventPage)
+@bp.doc(responses=LIMITED)
 def list_events(query: ListQuery) -> dict[str, Any]:
     """List stored events, newest first, filtered and paginated."""
     filters = query.filters(event_type=query.event_type, since=since(query.offset))

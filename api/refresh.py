@@ -8,9 +8,10 @@ from apiflask import APIBlueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from analysis import metrics
-from api.auth import SECURITY_SCHEME, check_admin
+from api.auth import LIMITED, SECURITY_SCHEME, check_admin, refresh_limit
+from infra.admin import request_is_admin
 from infra.errors import APIError
-from infra.extensions import db
+from infra.extensions import db, limiter
 from infra.runtime import current_settings, redis_up, runtime
 from models import ITEM_FAILED, ITEM_SKIPPED, RefreshJob
 from refresh import lifecycle
@@ -18,7 +19,11 @@ from reports.projects import Concealed
 
 bp = APIBlueprint("refresh", __name__, tag="Refresh")
 
-REFRESH_ERRORS = {401: "force=1 without the admin token", 503: "Job queue (Redis) unavailable; see Retry-After"}
+REFRESH_ERRORS = {
+    401: "force=1 without the admin token",
+    **LIMITED,
+    503: "Job queue (Redis) unavailable; see Retry-After",
+}
 MESSAGES = {
     "started": "Refresh job started",
     "running": "A refresh job is already in progress",
@@ -98,6 +103,7 @@ def started_json(job: RefreshJob, outcome: str) -> dict[str, Any]:
 
 
 @bp.post("/api/refresh")
+@limiter.limit(refresh_limit, exempt_when=request_is_admin)
 @bp.input(RefreshQuery, location="query", arg_name="query")
 @bp.output(RefreshStarted, status_code=202)
 @bp.doc(security=[{SECURITY_SCHEME: []}], responses=REFRESH_ERRORS)

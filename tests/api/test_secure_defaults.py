@@ -98,3 +98,22 @@ def test_redis_down_degrades_health_and_refuses_refreshes_with_503(config: dict[
     finally:
         server.stop()
         dispose_app(app)
+
+
+def test_anonymous_refreshes_and_costly_reads_are_rate_limited_per_client(make_app: Any) -> None:
+    app = make_app(RATE_LIMIT_REFRESH="2 per hour", RATE_LIMIT_COSTLY="1 per hour", REFRESH_COOLDOWN="300")
+    client = app.test_client()
+    anonymous: dict[str, str] = {}
+    assert [client.post("/api/refresh", headers=anonymous).status_code for _ in range(2)] == [202, 202]
+    limited = client.post("/api/refresh", headers=anonymous)
+    assert limited.status_code == 429
+    assert 0 < int(limited.headers["Retry-After"]) <= 3600
+    assert limited.get_json()["code"] == "too_many_requests"
+    assert client.post("/api/refresh").status_code == 202  # the admin token is not limited
+    other = {"X-Forwarded-For": "203.0.113.7"}  # not trusted (TRUSTED_PROXIES=0): the same client
+    assert client.post("/api/refresh", headers=other).status_code == 429
+    assert client.get("/api/commits/top-contributors", headers=anonymous).status_code == 200
+    assert client.get("/api/commits/top-contributors", headers=anonymous).status_code == 429
+    assert [client.get("/api/events?page=1", headers=anonymous).status_code for _ in range(3)] == [200] * 3
+    deep = [client.get("/api/events?page=30&per_page=50", headers=anonymous).status_code for _ in range(2)]
+    assert deep == [200, 429]  # pages beyond the first 1000 events count
