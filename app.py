@@ -14,7 +14,7 @@ from typing import Any
 from apiflask import APIFlask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import errors
+from api import errors, http_cache
 from infra.admin import instance_admin_token
 from infra.extensions import cors, db, install_sqlite_pragmas, limiter, migrate
 from infra.redaction import install_log_redaction
@@ -101,6 +101,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
     app.config["RATELIMIT_STORAGE_URI"] = settings.redis_url or "memory://"
     limiter.init_app(app)
     errors.init_app(app)
+    http_cache.init_app(app)
 
     from api import register_blueprints
 

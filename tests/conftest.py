@@ -129,21 +129,25 @@ def config(database_url: str, tmp_path: Path, github: Any) -> dict[str, str]:
         "REFRESH_COOLDOWN": "0",
         "LOG_LEVEL": "INFO",
         "ADMIN_TOKEN": TEST_ADMIN_TOKEN,
+        "HTTP_VERSION_TTL": "0",  # workers write in other processes: reads ask for the data version every time
     }
 
 
 TEST_ADMIN_TOKEN = "suite-admin-token"
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class AdminClient(FlaskClient):
-    """A test client that presents the suite's admin token unless the request sets its own headers.
+    """A test client whose writes present the suite's admin token unless the request sets its own headers.
 
-    Writes need a token in every configuration now; a request with explicit `headers` (even `{}`)
-    is sent as given, which is how tests act as an anonymous reader.
+    Writes need a token in every configuration now. Reads go out as an anonymous reader's, and a
+    request with explicit `headers` (even `{}`) is sent as given.
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        if "headers" not in kwargs and not any(isinstance(a, EnvironBuilder) for a in args):
+        method = str(kwargs.get("method", "GET")).upper()
+        builder = any(isinstance(a, EnvironBuilder) for a in args)
+        if method in WRITE_METHODS and "headers" not in kwargs and not builder:
             kwargs["headers"] = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
         return super().open(*args, **kwargs)
 
