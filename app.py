@@ -62,7 +62,11 @@ def _flask_config(app: APIFlask, settings: Settings) -> None:
         VALIDATION_ERROR_SCHEMA=errors.ERROR_SCHEMA,
         VALIDATION_ERROR_DESCRIPTION="Invalid input",
         INFO={"description": "Metrics, history and events of tracked GitHub repositories."},
-        SECURITY_SCHEMES={"AdminToken": {"type": "http", "scheme": "bearer"}},
+        SECURITY_SCHEMES={
+            "AdminToken": {"type": "http", "scheme": "bearer"},
+            # GitHub's signature: sha256=<hex HMAC-SHA256 of the raw body keyed by WEBHOOK_SECRET>
+            "WebhookSignature": {"type": "apiKey", "in": "header", "name": "X-Hub-Signature-256"},
+        },
         **swagger_ui_config(),
     )
 

@@ -90,6 +90,7 @@ def _plan(job: RefreshJob) -> list[Project]:
 def refresh_repository(project_id: int) -> None:
     """Refresh one project and count it done (or failed) in every refresh waiting for it."""
     with job_context():
+        claimed_at = utcnow()
         job_ids = lifecycle.claim_items(project_id)
         project = db.session.get(Project, project_id)
         if project is None:
@@ -109,6 +110,17 @@ def refresh_repository(project_id: int) -> None:
             log.exception("refresh of project %s crashed", project_id)
             error = _record_failure(project_id, f"Internal error while refreshing ({type(exc).__name__})")
         lifecycle.finish_items(project_id, error, skipped=skipped)
+        _follow_pushes(project_id, claimed_at)
+
+
+def _follow_pushes(project_id: int, claimed_at: datetime) -> None:
+    """Refresh again when a webhook announced a push after this refresh began (it joined this job)."""
+    db.session.expire_all()
+    project = db.session.get(Project, project_id)
+    requested = project.refresh_requested_at if project is not None else None
+    if project is not None and requested is not None and requested >= claimed_at:
+        job, outcome = lifecycle.start_refresh(trigger="webhook", project=project)
+        log.info("%s: pushed during its refresh, refresh again (%s, job %s)", project.full_name, outcome, job.id)
 
 
 def _discovery_time(job_ids: list[str]) -> datetime | None:

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     trusted_proxies: int = Field(0, ge=0, le=10, validation_alias=env("TRUSTED_PROXIES"))
     rate_limit_refresh: str = Field("10 per minute", validation_alias=env("RATE_LIMIT_REFRESH"))
     rate_limit_costly: str = Field("30 per minute", validation_alias=env("RATE_LIMIT_COSTLY"))
+    webhook_secret: str | None = Field(None, validation_alias=env("WEBHOOK_SECRET"), repr=False)
+    webhook_retention_days: int = Field(14, validation_alias=env("WEBHOOK_RETENTION_DAYS"))
     cors_origins: CommaList = Field(DEFAULT_CORS_ORIGINS, validation_alias=env("CORS_ORIGINS"))
     port: int = Field(5001, validation_alias=env("PORT"))
     http_max_age: int = Field(60, ge=0, validation_alias=env("HTTP_MAX_AGE"))
@@ -148,7 +150,7 @@ class Settings(BaseSettings):
 
     def secrets(self) -> tuple[str, ...]:
         """Return every configured secret value, for redaction."""
-        return tuple(s for s in (self.github_token, self.admin_token) if s)
+        return tuple(s for s in (self.github_token, self.admin_token, self.webhook_secret) if s)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, instance_path: str = "") -> Settings:

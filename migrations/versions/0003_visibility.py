@@ -1,7 +1,7 @@
 """projects.public_metrics: a private repository's metrics shown to anonymous readers (opt-in)
 
 Revision ID: 0003_visibility
-Revises: 0002_events
+Revises: 0006_webhooks
 Create Date: 2026-12-01 21:45:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0003_visibility"
-down_revision = "0002_events"
+down_revision = "0006_webhooks"
 branch_labels = None
 depends_on = None
 
