@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.gitcmd import Mirror, run_process
+from analysis.gitcmd import BIG_FILE_BYTES, NO_LIMITS, Limits, Mirror, run_process
 
 # Bytes to count above which cloc runs with several worker processes (about 2 s of counting).
 PARALLEL_CLOC_BYTES = 16 * 1024 * 1024
@@ -105,7 +105,7 @@ def read_blobs(mirror: Mirror, shas: list[str]) -> Iterator[tuple[str, memoryvie
         pos = start + size + 1
 
 
-def cloc_command(cloc: str, processes: int = 0) -> list[str]:
+def cloc_command(cloc: str, processes: int = 0, max_bytes: int = BIG_FILE_BYTES) -> list[str]:
     """Return the cloc invocation that reports every file (no uniqueness check, no per-file timeout)."""
     # --timeout 0: cloc's default drops a file whose filters run longer than lines/1000 s, which
     # would make the count depend on machine load. --processes only changes speed, not results.
@@ -118,6 +118,7 @@ def cloc_command(cloc: str, processes: int = 0) -> list[str]:
         "--timeout",
         "0",
         f"--processes={processes}",
+        f"--max-file-size={max_bytes / 1024**2:g}",
         ".",
     ]
 
@@ -128,12 +129,22 @@ def cloc_processes(total_bytes: int) -> int:
     return min(cores, 8) if cores > 1 and total_bytes >= PARALLEL_CLOC_BYTES else 0
 
 
-def run_cloc(cloc: str, root: Path, files: dict[str, BlobKey], timeout: float, total_bytes: int = 0) -> Counts:
+def run_cloc(
+    cloc: str,
+    root: Path,
+    files: dict[str, BlobKey],
+    timeout: float,
+    total_bytes: int = 0,
+    *,
+    limits: Limits = NO_LIMITS,
+    max_bytes: int = BIG_FILE_BYTES,
+) -> Counts:
     """Count the files under root with one cloc run; files cloc does not report map to None."""
     # HOME=/dev/null: cloc would read ~/.config/cloc/options.txt otherwise.
     env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": os.devnull, "LC_ALL": "C", "LANG": "C"}
     try:
-        done = run_process(cloc_command(cloc, cloc_processes(total_bytes)), cwd=root, env=env, timeout=timeout)
+        command = cloc_command(cloc, cloc_processes(total_bytes), max_bytes)
+        done = run_process(command, cwd=root, env=env, timeout=timeout, limits=limits)
     except subprocess.TimeoutExpired:
         raise LocError(f"cloc timed out after {timeout:g} s") from None
     except OSError as error:

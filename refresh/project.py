@@ -13,9 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from analysis import loc
-from analysis.gitcmd import GitAuth, Mirror
+from analysis.gitcmd import GitAuth, Limits, Mirror, UrlPolicy
 from analysis.mirrors import RepoCache
 from gh.access import github_client
 from infra.extensions import db
@@ -41,11 +42,17 @@ class Outcome:
 
 
 def repo_cache(settings: Settings) -> RepoCache:
+    """Return the mirror cache: trusted clone URLs only, children under resource limits."""
+    max_bytes = int(settings.cache_max_gb * 1024**3)
+    scheme = urlsplit(settings.github_api_url).scheme.lower()
     return RepoCache(
         root=Path(settings.cache_dir),
-        max_bytes=int(settings.cache_max_gb * 1024**3),
+        max_bytes=max_bytes,
         git_timeout=settings.git_timeout_seconds,
         secrets=settings.secrets(),
+        policy=UrlPolicy(settings.github_git_host, scheme, settings.git_allow_file_urls),
+        limits=Limits(address_bytes=settings.max_worker_memory_mb * 1024**2, file_bytes=max_bytes),
+        big_file_bytes=settings.large_file_bytes,
     )
 
 
@@ -81,7 +88,8 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
     if not project.clone_url:
         raise RepositoryError("GitHub gave no clone URL for this repository")
     auth = GitAuth(token=settings.github_token, host=settings.github_git_host)
-    with repo_cache(settings).open(mirror_key(project), project.clone_url, auth) as mirror:
+    expected = int((project.size_kb or 0) * 1024)  # GitHub's `size`, checked before a clone
+    with repo_cache(settings).open(mirror_key(project), project.clone_url, auth, expected_bytes=expected) as mirror:
         head = mirror.resolve_head(project.default_branch)
         if head is None:
             _empty(project)
