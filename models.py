@@ -128,11 +128,13 @@ class Project(db.Model):
     first_commit_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_commit_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     code_churn: Mapped[int] = mapped_column(BigInteger, default=0)
-    loc: Mapped[int] = mapped_column(Integer, default=0)
+    loc: Mapped[int] = mapped_column(BigInteger, default=0)
     loc_by_language: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
     head_sha: Mapped[str | None] = mapped_column(String(64))
     loc_head_sha: Mapped[str | None] = mapped_column(String(64))
     analysis_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Bumped by reset-collection-date; a refresh that started before a bump does not commit.
+    history_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # user-editable (PATCH /api/repos/<id>)
     display_name: Mapped[str | None] = mapped_column(String(200))
@@ -256,11 +258,11 @@ class Commit(db.Model):
     committer_email: Mapped[str] = mapped_column(String(255), default="")
     committed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     committed_day: Mapped[date] = mapped_column(Date)  # UTC calendar date, for active_days
-    additions: Mapped[int] = mapped_column(Integer, default=0)
-    deletions: Mapped[int] = mapped_column(Integer, default=0)
+    additions: Mapped[int] = mapped_column(BigInteger, default=0)
+    deletions: Mapped[int] = mapped_column(BigInteger, default=0)
     files_changed: Mapped[int] = mapped_column(Integer, default=0)
     # additions + deletions outside the excluded directories; 0 for merges (seed-004 churn)
-    churn: Mapped[int] = mapped_column(Integer, default=0)
+    churn: Mapped[int] = mapped_column(BigInteger, default=0)
     subject: Mapped[str] = mapped_column(Text, default="")
     is_merge: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -273,9 +275,9 @@ class LocBlob(db.Model):
     blob_sha: Mapped[str] = mapped_column(String(64), primary_key=True)
     lang_key: Mapped[str] = mapped_column(String(120), primary_key=True)
     language: Mapped[str | None] = mapped_column(String(100))
-    code: Mapped[int] = mapped_column(Integer, default=0)
-    comment: Mapped[int] = mapped_column(Integer, default=0)
-    blank: Mapped[int] = mapped_column(Integer, default=0)
+    code: Mapped[int] = mapped_column(BigInteger, default=0)
+    comment: Mapped[int] = mapped_column(BigInteger, default=0)
+    blank: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class HttpCacheEntry(db.Model):

@@ -22,7 +22,7 @@ from gh.access import github_client
 from infra.extensions import db
 from infra.runtime import runtime
 from models import Project, RepoUpdate, utcnow
-from refresh import commit_sync
+from refresh import commit_sync, resets
 from refresh.blob_store import DbBlobStore
 from refresh.metadata import apply_languages, apply_repository, history_updates
 from settings import Settings
@@ -84,6 +84,7 @@ def refresh_metadata(project: Project, fresh_since: datetime | None) -> list[Rep
 def refresh_project(project: Project, fresh_since: datetime | None = None) -> Outcome:
     """Refresh everything about one project and commit it in one transaction."""
     settings = runtime().settings
+    generation = project.history_generation or 0
     updates = refresh_metadata(project, fresh_since)
     if not project.clone_url:
         raise RepositoryError("GitHub gave no clone URL for this repository")
@@ -100,6 +101,10 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
     project.last_refreshed_at = utcnow()
     project.last_error = outcome.note
     db.session.add_all(updates)
+    try:
+        resets.check_not_reset(project.id, generation)
+    except resets.HistoryReset as error:
+        raise RepositoryError(str(error)) from None
     db.session.commit()
     return outcome
 
