@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench-refresh bench-events system-deps clean
+.PHONY: run test lint format bench-refresh bench-events bench-hostile system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { scripts/ensure-system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -41,6 +41,9 @@ bench-refresh: $(VENV)/.dev system-deps
 
 bench-events: $(VENV)/.dev system-deps
 	$(BIN)/python benchmarks/events.py
+
+bench-hostile: $(VENV)/.dev system-deps
+	$(BIN)/python benchmarks/hostile.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache test-artifacts

@@ -40,6 +40,7 @@ class LocResult:
     by_language: dict[str, int]
     files: int
     blobs_counted: int
+    large_files: int = 0  # files over the mirror's big_file_bytes, counted as binary
 
 
 class BlobCountStore(Protocol):
@@ -155,7 +156,8 @@ def count_tree(
         store.put_many(fresh)
         counts.update(fresh)
     total, by_language, files = summarise(entries, keys, counts)
-    return LocResult(total, by_language, files, blobs_counted=len(fresh))
+    large = sum(1 for entry in entries if entry.size > mirror.big_file_bytes)
+    return LocResult(total, by_language, files, blobs_counted=len(fresh), large_files=large)
 
 
 def _missing(entries: list[TreeEntry], keys: list[BlobKey], known: Counts) -> dict[BlobKey, TreeEntry]:

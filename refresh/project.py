@@ -139,4 +139,7 @@ def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> 
     project.head_sha, project.analysis_fingerprint = head, rules
     log.info("%s: history %s (+%d/-%d), loc %s", project.full_name, result.mode, result.added, result.removed,
              "recounted" if counted else "unchanged")  # fmt: skip
+    if counted is not None and counted.large_files:
+        log.warning("%s: %d files over LARGE_FILE_BYTES (%d) counted as binary (no LOC, no churn)",
+                    project.full_name, counted.large_files, settings.large_file_bytes)  # fmt: skip
     return history_updates(project, commits_before=before[0], head_before=before[1], loc_before=before[2])

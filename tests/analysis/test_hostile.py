@@ -60,6 +60,7 @@ def test_newline_bomb_counts_as_binary_no_churn_no_loc(hostile: RepoBuilder) -> 
     result = count_tree(mirror, "main", (), MemoryBlobStore(), cloc_path=None, tool="cloc")
     # app.py 2 + two one-line files; the bomb (binary), the symlink and the submodule are skipped.
     assert (result.total_code, result.files, result.by_language) == (4, 3, {"Python": 4})
+    assert result.large_files == 1
 
 
 def test_unparsable_dates_are_the_epoch_and_the_far_future_is_clamped(hostile: RepoBuilder) -> None:
