@@ -13,6 +13,10 @@ from analysis.gitcmd import BIG_FILE_BYTES, NO_LIMITS, Limits, Mirror, run_proce
 
 # Bytes to count above which cloc runs with several worker processes (about 2 s of counting).
 PARALLEL_CLOC_BYTES = 16 * 1024 * 1024
+# Each cloc worker may hold one file of up to MAX_LINES_PER_FILE lines (about 46 MB): few workers.
+MAX_CLOC_PROCESSES = 4
+# Files with more lines are not counted (see materialise): at most about 46 MB of cloc memory each.
+MAX_LINES_PER_FILE = 200_000
 # Characters cloc copies unescaped into its JSON file names. Replacing them with U+FFFD keeps the
 # language: no name or extension in cloc's tables contains either kind of character.
 _UNSAFE = {code: "\ufffd" for code in [*range(32), 127, ord('"'), ord("\\")]}
@@ -52,8 +56,20 @@ def safe_name(name: str) -> str:
     return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in cleaned)
 
 
-def materialise(mirror: Mirror, wanted: dict[BlobKey, TreeEntry], root: Path, batch_bytes: int) -> dict[str, BlobKey]:
-    """Write one file per key under root as <n>/<basename>; return {relative path: key}."""
+def materialise(
+    mirror: Mirror,
+    wanted: dict[BlobKey, TreeEntry],
+    root: Path,
+    batch_bytes: int,
+    max_lines: int | None = None,
+    too_long: set[BlobKey] | None = None,
+) -> dict[str, BlobKey]:
+    """Write one file per key under root as <n>/<basename>; return {relative path: key}.
+
+    A blob of more than `max_lines` lines is not written: its keys are added to `too_long` (cloc
+    holds every line of a file in memory, about 230 bytes per line, so 2 MB of newlines cost it
+    about 500 MB).
+    """
     targets: dict[str, list[str]] = {}
     files: dict[str, BlobKey] = {}
     uses: dict[str, int] = {}
@@ -69,6 +85,10 @@ def materialise(mirror: Mirror, wanted: dict[BlobKey, TreeEntry], root: Path, ba
     sizes = {entry.blob_sha: entry.size for entry in wanted.values()}
     for batch in _batches(list(targets), sizes, batch_bytes):
         for sha, data in read_blobs(mirror, batch):
+            if max_lines is not None and bytes(data).count(b"\n") > max_lines:
+                for relative in targets[sha]:
+                    (too_long if too_long is not None else set()).add(files.pop(relative))
+                continue
             for relative in targets[sha]:
                 with open(root / relative, "wb") as handle:
                     handle.write(data)
@@ -126,7 +146,7 @@ def cloc_command(cloc: str, processes: int = 0, max_bytes: int = BIG_FILE_BYTES)
 def cloc_processes(total_bytes: int) -> int:
     """Return how many cloc workers to use: forking costs about a second, so only for big batches."""
     cores = os.cpu_count() or 1
-    return min(cores, 8) if cores > 1 and total_bytes >= PARALLEL_CLOC_BYTES else 0
+    return min(cores, MAX_CLOC_PROCESSES) if cores > 1 and total_bytes >= PARALLEL_CLOC_BYTES else 0
 
 
 def run_cloc(

@@ -232,9 +232,11 @@ def _count_files(
 ) -> Counts:
     """Write the blobs under a temporary directory in `parent` (None: $TMPDIR) and count them."""
     with tempfile.TemporaryDirectory(prefix="loc-", dir=parent) as tmp:
-        files = counters.materialise(mirror, to_count, Path(tmp), BATCH_BYTES)
+        too_long: set[BlobKey] = set()
+        files = counters.materialise(mirror, to_count, Path(tmp), BATCH_BYTES, counters.MAX_LINES_PER_FILE, too_long)
+        skipped: Counts = dict.fromkeys(too_long)
         if tool == "cloc" and cloc is not None:
-            return counters.run_cloc(
+            return skipped | counters.run_cloc(
                 cloc,
                 Path(tmp),
                 files,
@@ -243,7 +245,7 @@ def _count_files(
                 limits=mirror.limits,
                 max_bytes=mirror.big_file_bytes,
             )
-        return counters.run_pygount(Path(tmp), files)
+        return skipped | counters.run_pygount(Path(tmp), files)
 
 
 def summarise(entries: list[TreeEntry], keys: list[BlobKey], counts: Counts) -> tuple[int, dict[str, int], int]:

@@ -150,7 +150,9 @@ def refresh(client: Any) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bomb-mb", type=int, default=60)
-    parser.add_argument("--near-mb", type=float, default=0, help="Add a file of this many MB of newlines (under the threshold).")
+    parser.add_argument(
+        "--near-mb", type=float, default=0, help="Add a file of this many MB of newlines (under the threshold)."
+    )
     parser.add_argument("--files", type=int, default=20_000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from analysis import loc
+from analysis.counters import MAX_LINES_PER_FILE
 from analysis.gitcmd import BIG_FILE_BYTES, Limits, Mirror, base_env, run_process
 from analysis.gitlog import read_commits
 from analysis.loc import MemoryBlobStore, count_tree
@@ -163,3 +164,15 @@ def test_limits_reach_the_grandchildren(tmp_path: Path) -> None:
         preexec_fn=Limits(file_bytes=12345).preexec(60),
     )
     assert done.stdout.strip() == b"12345"
+
+
+def test_a_file_of_too_many_lines_is_not_counted_and_never_reaches_cloc(tmp_path: Path) -> None:
+    repo = RepoBuilder(tmp_path / "lines")
+    repo.write("lines.py", "x = 1\n" + "\n" * MAX_LINES_PER_FILE)  # 1 + MAX_LINES_PER_FILE lines, 200 KB
+    repo.write("ok.py", "y = 2\n" + "\n" * (MAX_LINES_PER_FILE - 1))  # exactly MAX_LINES_PER_FILE lines
+    repo.commit("lines")
+    repo.publish()
+    store = MemoryBlobStore()
+    result = count_tree(Mirror(repo.bare), "main", (), store, cloc_path=None, tool="cloc")
+    assert (result.total_code, result.files, result.blobs_counted) == (1, 1, 2)
+    assert sorted(v is None for v in store.items.values()) == [False, True]
