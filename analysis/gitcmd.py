@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import math
 import os
 import resource
 import signal
 import subprocess
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +35,9 @@ PASSTHROUGH_ENV = (
 
 # Default size above which a file is binary: not diffed (no churn) and not counted (no LOC).
 BIG_FILE_BYTES = 8 * 1024 * 1024
+# The threshold of a retry after git ran out of memory under its address-space limit.
+FALLBACK_BIG_FILE_BYTES = 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 class GitError(Exception):
@@ -283,16 +287,25 @@ class Mirror:
         options = ["-c", f"core.bigFileThreshold={self.big_file_bytes}"]
         if self.limits.address_bytes:
             options += ["-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=128m"]
-        return run_git(
-            [f"--git-dir={self.path}", *options, *args],
-            cwd=self.path,
-            auth_env=None,
-            timeout=self.timeout,
-            secrets=self.secrets,
-            input=input,
-            check=check,
-            limits=self.limits,
-        )
+        try:
+            return run_git(
+                [f"--git-dir={self.path}", *options, *args],
+                cwd=self.path,
+                auth_env=None,
+                timeout=self.timeout,
+                secrets=self.secrets,
+                input=input,
+                check=check,
+                limits=self.limits,
+            )
+        except GitError as error:
+            # A file just under the threshold can still need more memory than the limit allows
+            # (git's diff holds about 45 bytes per line): retry once with a small threshold, so
+            # one such file never blocks its repository.
+            if "out of memory" not in str(error).lower() or self.big_file_bytes <= FALLBACK_BIG_FILE_BYTES:
+                raise
+            log.warning("%s; retrying with files over %d bytes as binary", error, FALLBACK_BIG_FILE_BYTES)
+            return replace(self, big_file_bytes=FALLBACK_BIG_FILE_BYTES).git(args, input=input, check=check)
 
     def resolve_head(self, branch: str | None = None) -> str | None:
         """Return the sha of refs/heads/<branch> (or of HEAD), or None when it does not exist."""

@@ -176,3 +176,18 @@ def test_a_file_of_too_many_lines_is_not_counted_and_never_reaches_cloc(tmp_path
     result = count_tree(Mirror(repo.bare), "main", (), store, cloc_path=None, tool="cloc")
     assert (result.total_code, result.files, result.blobs_counted) == (1, 1, 2)
     assert sorted(v is None for v in store.items.values()) == [False, True]
+
+
+def test_git_out_of_memory_under_the_limit_retries_with_a_small_threshold(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = RepoBuilder(tmp_path / "dense")
+    repo.write("dense.py", b"\n" * (3 * 1024 * 1024))  # under 8 MiB, but ~140 MB for git's diff
+    repo.commit("dense")
+    repo.publish()
+    mirror = Mirror(repo.bare, limits=Limits(address_bytes=96 * 1024**2))
+    record = read_commits(mirror, ["main"], excluded_dirs=())[0]
+    assert (record.additions, record.files_changed) == (0, 1)  # binary in the retry
+    assert "retrying with files over 1048576 bytes as binary" in caplog.text
+    unlimited = read_commits(Mirror(repo.bare), ["main"], excluded_dirs=())[0]
+    assert unlimited.additions == 3 * 1024 * 1024
