@@ -147,6 +147,12 @@ class Limits:
     file_bytes: int | None = None
     cpu_seconds: float | None = None
 
+    def git_options(self) -> list[str]:
+        """Return `-c` options that keep git's mmap'ed pack windows inside an address-space limit."""
+        if not self.address_bytes:
+            return []
+        return ["-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=128m"]
+
     def preexec(self, timeout: float) -> Callable[[], None] | None:
         """Return a function that applies the limits in the child before exec (None: no limits)."""
         cpu = self.cpu_seconds if self.cpu_seconds is not None else timeout
@@ -284,9 +290,7 @@ class Mirror:
         """Run a local (no network) git command in this repository."""
         # --git-dir stops git from walking up into an enclosing repository if this one is damaged.
         # Small pack windows keep mmap'ed packs from eating the address-space limit.
-        options = ["-c", f"core.bigFileThreshold={self.big_file_bytes}"]
-        if self.limits.address_bytes:
-            options += ["-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=128m"]
+        options = ["-c", f"core.bigFileThreshold={self.big_file_bytes}", *self.limits.git_options()]
         try:
             return run_git(
                 [f"--git-dir={self.path}", *options, *args],

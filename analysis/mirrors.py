@@ -282,7 +282,17 @@ class RepoCache:
         tmp = self.root / "tmp" / key / f"clone-{uuid.uuid4().hex}"
         tmp.parent.mkdir(parents=True, exist_ok=True)
         try:
-            args = [*remote_options(clone_url), "clone", "--bare", "--no-tags", "--quiet", "--", clone_url, str(tmp)]
+            args = [
+                *remote_options(clone_url),
+                *self.limits.git_options(),
+                "clone",
+                "--bare",
+                "--no-tags",
+                "--quiet",
+                "--",
+                clone_url,
+                str(tmp),
+            ]
             run_git(args, cwd=tmp.parent, auth_env=env, timeout=self.git_timeout, secrets=secrets, limits=self.limits)
             mirror = Mirror(tmp, self.git_timeout, secrets)
             mirror.git(["config", "remote.origin.fetch", HEADS_REFSPEC])
@@ -299,7 +309,7 @@ class RepoCache:
         # With a refs/heads/ refspec git asks the server for branch heads only (not refs/pull/*),
         # and when they are all known locally no pack is requested: one round trip.
         fetch = ["fetch", "--prune", "--no-tags", "--quiet", "--no-write-fetch-head", clone_url, HEADS_REFSPEC]
-        args = [f"--git-dir={path}", *remote_options(clone_url), *fetch]
+        args = [f"--git-dir={path}", *remote_options(clone_url), *self.limits.git_options(), *fetch]
         run_git(args, cwd=path, auth_env=env, timeout=self.git_timeout, secrets=secrets, limits=self.limits)
         if mirror.heads() == before:
             return "unchanged"
