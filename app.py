@@ -13,7 +13,7 @@ from typing import Any
 
 from apiflask import APIFlask
 
-from api import errors
+from api import errors, http_cache
 from infra.extensions import cors, db, install_sqlite_pragmas, migrate
 from infra.redaction import install_log_redaction
 from infra.runtime import EXTENSION_KEY, build_runtime
@@ -88,6 +88,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
     )
     cors.init_app(app, resources={r"/*": {"origins": list(settings.cors_origins)}})
     errors.init_app(app)
+    http_cache.init_app(app)
 
     from api import register_blueprints
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
-from pydantic import BaseModel, Field
+from flask import Response
+from pydantic import BaseModel, Field, TypeAdapter
 
-from reports import projects
+from api.http_cache import cached_json
+from reports import projects, versions
 
 bp = APIBlueprint("projects", __name__, tag="Projects")
 
@@ -100,11 +102,26 @@ class MetricsOut(BaseModel):
     averages: Averages
 
 
+PROJECT_LIST = TypeAdapter(list[ProjectOut])
+METRICS = TypeAdapter(MetricsOut)
+
+
+def _project_list_body() -> bytes:
+    # Validated and encoded once per data version (pydantic-core), not per request.
+    return PROJECT_LIST.dump_json(
+        PROJECT_LIST.validate_python([projects.project_json(p) for p in projects.visible_projects()])
+    )
+
+
+def _metrics_body() -> bytes:
+    return METRICS.dump_json(METRICS.validate_python(projects.rollup(projects.visible_projects())))
+
+
 @bp.get("/api/projects")
 @bp.output(list[ProjectOut])
-def list_projects() -> list[dict[str, Any]]:
+def list_projects() -> Response:
     """List every visible project with its metrics."""
-    return [projects.project_json(p) for p in projects.visible_projects()]
+    return cached_json("projects", versions.projects_version, _project_list_body)
 
 
 @bp.get("/api/project/<path:name>")
@@ -117,6 +134,6 @@ def get_project(name: str) -> dict[str, Any]:
 
 @bp.get("/api/metrics")
 @bp.output(MetricsOut)
-def overall_metrics() -> dict[str, Any]:
+def overall_metrics() -> Response:
     """Return totals, leaders, languages and averages across visible projects."""
-    return projects.rollup(projects.visible_projects())
+    return cached_json("metrics", versions.projects_version, _metrics_body)

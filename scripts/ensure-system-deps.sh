@@ -9,6 +9,8 @@ need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
 
 if [ "$what" = "venv" ]; then
   missing+=("python3-venv")
+elif [ "$what" = "bench-http" ]; then
+  need wrk wrk  # the HTTP load generator of benchmarks/http_reads.py only; tests never need it
 else
   need git git
   need cloc cloc

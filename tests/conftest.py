@@ -127,6 +127,7 @@ def config(database_url: str, tmp_path: Path, github: Any) -> dict[str, str]:
         "GITHUB_MAX_PAUSE": "3",
         "REFRESH_COOLDOWN": "0",
         "LOG_LEVEL": "INFO",
+        "HTTP_VERSION_TTL": "0",  # workers write in other processes: reads ask for the data version every time
     }
 
 
