@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench-refresh bench-events bench-http bench-hostile system-deps clean
+.PHONY: run test lint format bench-refresh bench-events bench-http bench-freshness bench-hostile system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { scripts/ensure-system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -45,6 +45,9 @@ bench-events: $(VENV)/.dev system-deps
 bench-http: $(VENV)/.dev
 	scripts/ensure-system-deps.sh bench-http
 	$(BIN)/python benchmarks/http_reads.py
+
+bench-freshness: $(VENV)/.dev system-deps
+	$(BIN)/python benchmarks/freshness.py
 
 bench-hostile: $(VENV)/.dev system-deps
 	$(BIN)/python benchmarks/hostile.py

@@ -14,6 +14,7 @@ from typing import Any
 from apiflask import APIFlask
 
 from api import errors, http_cache
+from infra import telemetry
 from infra.extensions import cors, db, install_sqlite_pragmas, migrate
 from infra.redaction import install_log_redaction
 from infra.runtime import EXTENSION_KEY, build_runtime
@@ -43,6 +44,7 @@ def configure_logging(settings: Settings) -> None:
     # APScheduler logs every tick at INFO: keep its warnings and errors only.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     install_log_redaction(settings.secrets())
+    telemetry.configure_log_format(settings.log_format)
 
 
 def _flask_config(app: APIFlask, settings: Settings) -> None:
@@ -60,7 +62,11 @@ def _flask_config(app: APIFlask, settings: Settings) -> None:
         VALIDATION_ERROR_SCHEMA=errors.ERROR_SCHEMA,
         VALIDATION_ERROR_DESCRIPTION="Invalid input",
         INFO={"description": "Metrics, history and events of tracked GitHub repositories."},
-        SECURITY_SCHEMES={"AdminToken": {"type": "http", "scheme": "bearer"}},
+        SECURITY_SCHEMES={
+            "AdminToken": {"type": "http", "scheme": "bearer"},
+            # GitHub's signature: sha256=<hex HMAC-SHA256 of the raw body keyed by WEBHOOK_SECRET>
+            "WebhookSignature": {"type": "apiKey", "in": "header", "name": "X-Hub-Signature-256"},
+        },
         **swagger_ui_config(),
     )
 
@@ -83,6 +89,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
 
     install_sqlite_pragmas()
     db.init_app(app)
+    telemetry.setup(settings)
+    with app.app_context():
+        telemetry.instrument_app(app, db.engine)
     migrate.init_app(
         app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True, render_item=render_item
     )

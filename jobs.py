@@ -13,16 +13,18 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from flask import Flask, current_app, has_app_context
+from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
 from analysis.counters import LocError
 from analysis.gitcmd import GitError
 from events import poller, store
 from gh.rules import GitHubError
+from infra import telemetry
 from infra.extensions import db
 from infra.redaction import redact
 from infra.runtime import runtime
-from models import Project, RefreshJob, utcnow
+from models import KIND_GIT, Project, RefreshJob, utcnow
 from refresh import lifecycle
 from refresh.discovery import discover, refreshable_projects
 from refresh.project import RepositoryError, refresh_project
@@ -53,8 +55,11 @@ def job_context() -> Iterator[Flask]:
             # A forked work-horse must not reuse the parent's database connections.
             db.engine.dispose(close=False)
             _process_app = (os.getpid(), app)
+        queued = get_current_job()
+        name, ident = (queued.func_name, queued.id) if queued else ("direct", "")
         try:
-            yield app
+            with telemetry.job_span(name, ident, queued.meta.get("otel") if queued else None):
+                yield app
         finally:
             db.session.remove()
 
@@ -81,15 +86,20 @@ def _plan(job: RefreshJob) -> list[Project]:
         if project is None:
             raise RepositoryError("The repository is no longer tracked")
         return [project]
-    if not runtime().settings.github_token:
+    if runtime().settings.github_token:
+        discover()
+        return refreshable_projects()
+    # Without a token only repositories of other git hosts can be refreshed (no GitHub API needed).
+    others = [p for p in refreshable_projects() if p.kind == KIND_GIT]
+    if not others:
         raise RepositoryError("GITHUB_ACCESS_TOKEN is not set: cannot discover repositories")
-    discover()
-    return refreshable_projects()
+    return others
 
 
 def refresh_repository(project_id: int) -> None:
     """Refresh one project and count it done (or failed) in every refresh waiting for it."""
-    with job_context():
+    with job_context(), telemetry.repository(project_id):
+        claimed_at = utcnow()
         job_ids = lifecycle.claim_items(project_id)
         project = db.session.get(Project, project_id)
         if project is None:
@@ -109,6 +119,17 @@ def refresh_repository(project_id: int) -> None:
             log.exception("refresh of project %s crashed", project_id)
             error = _record_failure(project_id, f"Internal error while refreshing ({type(exc).__name__})")
         lifecycle.finish_items(project_id, error, skipped=skipped)
+        _follow_pushes(project_id, claimed_at)
+
+
+def _follow_pushes(project_id: int, claimed_at: datetime) -> None:
+    """Refresh again when a webhook announced a push after this refresh began (it joined this job)."""
+    db.session.expire_all()
+    project = db.session.get(Project, project_id)
+    requested = project.refresh_requested_at if project is not None else None
+    if project is not None and requested is not None and requested >= claimed_at:
+        job, outcome = lifecycle.start_refresh(trigger="webhook", project=project)
+        log.info("%s: pushed during its refresh, refresh again (%s, job %s)", project.full_name, outcome, job.id)
 
 
 def _discovery_time(job_ids: list[str]) -> datetime | None:

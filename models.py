@@ -31,6 +31,8 @@ from infra.extensions import db
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
+KIND_GITHUB = "github"
+KIND_GIT = "git"
 JOB_QUEUED = "queued"
 JOB_RUNNING = "running"
 JOB_COMPLETED = "completed"
@@ -99,6 +101,9 @@ class Project(db.Model):
     name: Mapped[str] = mapped_column(String(100), index=True)
     full_name_key: Mapped[str] = mapped_column(String(140), unique=True)
     source: Mapped[str] = mapped_column(String(16), default=SOURCE_DISCOVERED)
+    # "github" (metadata from GitHub's API) or "git" (any git host or a local path: git only)
+    kind: Mapped[str] = mapped_column(String(16), default=KIND_GITHUB, server_default=KIND_GITHUB)
+    host: Mapped[str | None] = mapped_column(String(255))
 
     # GitHub metadata
     description: Mapped[str | None] = mapped_column(Text)
@@ -148,6 +153,9 @@ class Project(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Last default-branch push announced by a webhook; a refresh that claimed the project before it
+    # is followed by another one (the push may have landed after its fetch).
+    refresh_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -331,3 +339,41 @@ class EventSource(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     events_stored: Mapped[int] = mapped_column(BigInteger, default=0)
     newest_event_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebhookDelivery(db.Model):
+    """A GitHub webhook delivery already handled (X-GitHub-Delivery), kept for de-duplication."""
+
+    __tablename__ = "webhook_deliveries"
+
+    delivery_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WebhookCount(db.Model):
+    """How many webhook deliveries ended in each outcome, per event (a Prometheus counter)."""
+
+    __tablename__ = "webhook_counts"
+
+    event: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class EventHour(db.Model):
+    """Events per hour, type and action (action "" for none), kept in step with `events` at ingest.
+
+    Window counts over all repositories read these rows for whole hours and the raw events only
+    for the partial hour at the window's start (events/queries.py), so they cost hours, not events.
+    """
+
+    __tablename__ = "event_hours"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    oldest: Mapped[datetime] = mapped_column(UTCDateTime)
+    newest: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     github_rate_floor: int = Field(50, validation_alias=env("GITHUB_RATE_FLOOR"))
     github_max_pause: float = Field(900.0, validation_alias=env("GITHUB_MAX_PAUSE"))
     admin_token: str | None = Field(None, validation_alias=env("ADMIN_TOKEN"), repr=False)
+    webhook_secret: str | None = Field(None, validation_alias=env("WEBHOOK_SECRET"), repr=False)
+    webhook_retention_days: int = Field(14, validation_alias=env("WEBHOOK_RETENTION_DAYS"))
     cors_origins: CommaList = Field(DEFAULT_CORS_ORIGINS, validation_alias=env("CORS_ORIGINS"))
     port: int = Field(5001, validation_alias=env("PORT"))
     http_max_age: int = Field(60, ge=0, validation_alias=env("HTTP_MAX_AGE"))
@@ -106,8 +108,14 @@ class Settings(BaseSettings):
     events_retention_days: int = Field(90, validation_alias=env("EVENTS_RETENTION_DAYS"))
     log_level: str = Field("INFO", validation_alias=env("LOG_LEVEL"))
     instance_path: str = Field("", validation_alias=env("INSTANCE_PATH"))
+    log_format: str = Field("text", validation_alias=env("LOG_FORMAT"))
+    allow_local_repositories: bool = Field(False, validation_alias=env("ALLOW_LOCAL_REPOSITORIES"))
+    # "host[:port]=token,…": the token reaches git only on that host's http(s) URLs
+    git_host_tokens: CommaList = Field((), validation_alias=env("GIT_HOST_TOKENS"), repr=False)
+    otel_endpoint: str | None = Field(None, validation_alias=env("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    otel_service_name: str = Field("project-tracker", validation_alias=env("OTEL_SERVICE_NAME"))
 
-    @field_validator("cors_origins", "excluded_dirs", "event_sources", mode="before")
+    @field_validator("cors_origins", "excluded_dirs", "event_sources", "git_host_tokens", mode="before")
     @classmethod
     def _split_list(cls, raw: Any) -> Any:
         if isinstance(raw, str):
@@ -118,6 +126,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, raw: str) -> str:
         return raw.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _lower(cls, raw: str) -> str:
+        return raw.lower()
 
     @model_validator(mode="before")
     @classmethod
@@ -148,7 +161,13 @@ class Settings(BaseSettings):
 
     def secrets(self) -> tuple[str, ...]:
         """Return every configured secret value, for redaction."""
-        return tuple(s for s in (self.github_token, self.admin_token) if s)
+        tokens = tuple(self.host_tokens().values())
+        return tuple(s for s in (self.github_token, self.admin_token, self.webhook_secret, *tokens) if s)
+
+    def host_tokens(self) -> dict[str, str]:
+        """Return {lower-case host[:port]: token} of GIT_HOST_TOKENS."""
+        pairs = (entry.partition("=") for entry in self.git_host_tokens)
+        return {host.strip().lower(): token.strip() for host, _, token in pairs if host.strip() and token.strip()}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, instance_path: str = "") -> Settings:
@@ -187,6 +206,12 @@ class Settings(BaseSettings):
             raise SettingsError("LARGE_FILE_BYTES must be >= 1024")
         if urlsplit(self.github_api_url).scheme not in {"http", "https"}:
             raise SettingsError("GITHUB_API_URL must be an http(s) URL")
+        if any("=" not in entry for entry in self.git_host_tokens):
+            raise SettingsError("GIT_HOST_TOKENS entries are host=token")
+        if self.log_format not in {"text", "json"}:
+            raise SettingsError("LOG_FORMAT must be text or json")
+        if self.otel_endpoint and urlsplit(self.otel_endpoint).scheme not in {"http", "https"}:
+            raise SettingsError("OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL")
 
     def with_overrides(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (tests and benchmarks)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from infra import telemetry
 from infra.redaction import redact
 
 # Environment variables passed through to git: proxies and CA bundles, nothing that changes results.
@@ -199,6 +200,12 @@ def command_name(args: list[str]) -> str:
     return "?"
 
 
+def trace_name(argv: list[str]) -> str:
+    """Name a command for a trace: the program, and git's subcommand (never paths, URLs or options)."""
+    program = os.path.basename(argv[0]) if argv else "?"
+    return f"git {command_name(argv[1:])}" if program == "git" else program
+
+
 def run_process(
     argv: list[str],
     *,
@@ -215,16 +222,20 @@ def run_process(
     `limits` apply to the child and, inherited, to everything it starts (the preexec function
     only calls setrlimit, which is safe between fork and exec even with other threads running).
     """
-    with subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=limits.preexec(timeout),
-    ) as proc:
+    command = trace_name(argv)  # never the arguments: they may hold paths and URLs
+    with (
+        telemetry.span(f"exec {command}", **{"process.command": command}),
+        subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=limits.preexec(timeout),
+        ) as proc,
+    ):
         try:
             stdout, stderr = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:

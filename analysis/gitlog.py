@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 
 from analysis.gitcmd import GitError, Mirror, as_mirror
 from analysis.numstat import LOG_FORMAT, CommitRecord, excluded_set, parse_log
@@ -141,7 +142,8 @@ def read_commits_by_sha(
     if len(chunks) <= 1:
         return [record for chunk in chunks for record in _log_shas(mirror, chunk, excluded)]
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        parts = list(pool.map(lambda chunk: _log_shas(mirror, chunk, excluded), chunks))
+        # Each thread runs in a copy of this context, so its spans and log records stay this job's.
+        parts = list(pool.map(lambda chunk: copy_context().run(_log_shas, mirror, chunk, excluded), chunks))
     return [record for part in parts for record in part]
 
 

@@ -19,6 +19,7 @@ BLUEPRINT_MODULES = [
     "api.repos",
     "api.events",
     "api.charts",
+    "api.webhooks",
     "api.docs",
 ]
 

@@ -3,7 +3,8 @@
 Starts a private PostgreSQL (tests/servers.py), migrates it, stores 1,000,000 synthetic GitHub
 events through the poller's own path (`store.store_events`: map, look up known ids,
 INSERT … ON CONFLICT DO NOTHING), then times each metric endpoint through the app (median of
-20 calls). Targets: ≥ 20,000 events/s, each metric ≤ 200 ms.
+20 calls). Targets (issue 12): ≥ 30,000 events/s, each metric ≤ 100 ms; window counts over all
+repositories read `event_hours` (kept at ingest) for whole hours.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from events import store  # noqa: E402
 from infra.extensions import db  # noqa: E402
 from tests.servers import PostgresServer  # noqa: E402
 
-INGEST_TARGET = 20_000  # events/s
-METRIC_TARGET_MS = 200.0
+INGEST_TARGET = 30_000  # events/s (issue 12: headroom on a busy 2-core machine)
+METRIC_TARGET_MS = 100.0
 BATCH = 10_000  # events handed to store_events at once (GitHub pages are 100; a backfill is larger)
 REPOS = 20_000
 WEIGHTS = {

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 
 from analysis import metrics
+from events import hours
 from events.kinds import EVENT_TYPES, LEGACY_COUNT_KEYS, count_key
 from infra.extensions import db
 from infra.pagination import paginate
-from models import Event, utcnow
+from models import Event, EventHour, utcnow
 
 ALL = "all"
 
@@ -73,22 +74,67 @@ def window_start(offset_seconds: int, now: datetime | None = None) -> datetime:
     return (now or utcnow()) - timedelta(seconds=offset_seconds)
 
 
-def span(filters: EventFilter) -> Span:
-    """Count the matching events and find the oldest and newest (one aggregate query)."""
-    query = select(func.count(), func.min(Event.created_at), func.max(Event.created_at)).where(*filters.conditions())
-    count, oldest, newest = db.session.execute(query).one()
-    return Span(count or 0, oldest, newest)
+def _merge(a: Span, b: Span) -> Span:
+    olds = [t for t in (a.oldest, b.oldest) if t is not None]
+    news = [t for t in (a.newest, b.newest) if t is not None]
+    return Span(a.count + b.count, min(olds, default=None), max(news, default=None))
+
+
+def _raw_spans(filters: EventFilter, until: datetime | None = None) -> dict[str, Span]:
+    """Spans by type from the raw events (optionally only those before `until`)."""
+    where = filters.conditions() + ([Event.created_at < until] if until is not None else [])
+    query = (
+        select(Event.type, func.count(), func.min(Event.created_at), func.max(Event.created_at))
+        .where(*where)
+        .group_by(Event.type)
+    )
+    return {kind: Span(count, oldest, newest) for kind, count, oldest, newest in db.session.execute(query)}
+
+
+def _hour_spans(filters: EventFilter, start: datetime | None) -> dict[str, Span]:
+    """Spans by type from `event_hours`, over whole hours from `start` on."""
+    where: list[ColumnElement[bool]] = []
+    if filters.event_type is not None:
+        where.append(EventHour.type == filters.event_type)
+    if filters.action is not None:
+        where.append(EventHour.action == filters.action.lower())
+    if start is not None:
+        where.append(EventHour.hour >= start)
+    query = (
+        select(EventHour.type, func.sum(EventHour.count), func.min(EventHour.oldest), func.max(EventHour.newest))
+        .where(*where)
+        .group_by(EventHour.type)
+    )
+    return {kind: Span(int(count), oldest, newest) for kind, count, oldest, newest in db.session.execute(query)}
 
 
 def spans_by_type(filters: EventFilter) -> dict[str, Span]:
-    """Return the span of the matching events of each type present (one GROUP BY query)."""
-    query = (
-        select(Event.type, func.count(), func.min(Event.created_at), func.max(Event.created_at))
-        .where(*filters.conditions())
-        .group_by(Event.type)
-        .order_by(Event.type)
-    )
-    return {kind: Span(count, oldest, newest) for kind, count, oldest, newest in db.session.execute(query)}
+    """Return the span of the matching events of each type present, in type order.
+
+    Over all repositories the whole hours of the window are read from `event_hours` and only the
+    partial hour at its start from the events; a repository's events are read directly (indexed).
+    """
+    if filters.repository_name is not None:
+        found = _raw_spans(filters)
+    else:
+        start = hours.next_hour(filters.since) if filters.since is not None else None
+        found = _hour_spans(filters, start)
+        if start is not None and start != filters.since:
+            for kind, partial in _raw_spans(filters, until=start).items():
+                found[kind] = _merge(found.get(kind, Span(0, None, None)), partial)
+    return {kind: found[kind] for kind in sorted(found) if found[kind].count}
+
+
+def span(filters: EventFilter) -> Span:
+    """Count the matching events and find the oldest and newest."""
+    if filters.repository_name is not None:  # one aggregate over the repository's index entries
+        query = select(func.count(), func.min(Event.created_at), func.max(Event.created_at))
+        count, oldest, newest = db.session.execute(query.where(*filters.conditions())).one()
+        return Span(count or 0, oldest, newest)
+    total = Span(0, None, None)
+    for found in spans_by_type(filters).values():
+        total = _merge(total, found)
+    return total
 
 
 def avg_time(filters: EventFilter) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, delete, select
 
+from events import hours
 from gh.rules import parse_github_time
 from infra.extensions import db, upsert_ignore
 from models import Event, utcnow
@@ -107,16 +108,18 @@ def insert_rows(rows: list[dict[str, Any]], engine: Engine | None = None) -> int
         if conn.dialect.name == "postgresql":
             return _copy_insert(conn, rows)
         statement = upsert_ignore(conn.dialect.name, _table(), ["id"]).returning(_table().c.id)
-        return sum(
-            len(conn.execute(statement, rows[i : i + INSERT_CHUNK]).all()) for i in range(0, len(rows), INSERT_CHUNK)
-        )
+        new: set[int] = set()
+        for i in range(0, len(rows), INSERT_CHUNK):
+            new.update(conn.execute(statement, rows[i : i + INSERT_CHUNK]).scalars())
+        hours.add_rows(conn, (row for row in rows if row["id"] in new))
+        return len(new)
 
 
 def _copy_insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
     """COPY rows into a session-private staging table, then move the new ones over in one statement.
 
-    COPY is PostgreSQL's bulk path (no per-row statement); ON CONFLICT DO NOTHING … RETURNING id
-    then names exactly the rows this call added.
+    COPY is PostgreSQL's bulk path (no per-row statement); ON CONFLICT DO NOTHING … RETURNING
+    then names exactly the rows this call added, and the same statement adds them to `event_hours`.
     """
     names = ", ".join(COLUMNS)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -125,9 +128,8 @@ def _copy_insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
         for row in rows:
             copy.write_row([jsonb_text(row[c]) if c == "payload" else row[c] for c in COLUMNS])
     # Every name in these statements is a module constant: no input reaches the SQL text.
-    move = f"INSERT INTO events ({names}) SELECT {names} FROM {STAGING} ON CONFLICT (id) DO NOTHING RETURNING id"  # noqa: S608
-    cursor.execute(move)
-    return len(cursor.fetchall())
+    cursor.execute(hours.move_statement(STAGING, names))
+    return int(cursor.fetchone()[0])
 
 
 def store_events(raw_events: Iterable[Any], engine: Engine | None = None) -> StoreResult:
@@ -161,4 +163,6 @@ def prune_events(retention_days: int, engine: Engine | None = None) -> int:
             count = conn.execute(delete(table).where(table.c.id.in_(doomed))).rowcount
         removed += count
         if count < PRUNE_BATCH:
+            with engine.begin() as conn:
+                hours.trim(conn, cutoff)
             return removed

@@ -39,6 +39,7 @@ from gh.rules import (
     parse_rate_limit,
     retry_at,
 )
+from infra import telemetry
 from infra.redaction import redact
 from settings import Settings
 
@@ -212,6 +213,23 @@ class GitHubClient:
             yield page
             url = page.link.get("next")
 
+    def write(self, verb: str, path: str, body: Mapping[str, Any]) -> Any:
+        """Send one POST/PATCH with a JSON body (not retried: a write may have landed); return its JSON."""
+        self._require_token()
+        self._await_budget()
+        url = self._url(path, None)
+        conn = _Connection(self._session, self._origin, self._timeout)
+        try:
+            status, raw, text = self._requester.requestJson(verb, url, input=dict(body), cnx=conn)
+        except requests.exceptions.RequestException as exc:
+            raise GitHubUnavailable(self._redact(f"{verb} {self._display(url)}: {type(exc).__name__}")) from exc
+        headers = header_map(raw)
+        self._governor.observe(parse_rate_limit(headers))
+        if not 200 <= status < 300:
+            failure = self._failure(url, status, headers, text)
+            raise failure.error if isinstance(failure, _Retry) else failure
+        return _json(text) if text else None
+
     # -- typed helpers (plain dicts) --------------------------------------------------------
 
     def authenticated_user(self) -> dict[str, Any]:
@@ -313,7 +331,8 @@ class GitHubClient:
             headers["If-Modified-Since"] = cached.last_modified
         conn = _Connection(self._session, self._origin, self._timeout)
         try:
-            status, raw_headers, text = self._requester.requestJson("GET", url, headers=headers, cnx=conn)
+            with telemetry.span("GitHub GET", **{"url.path": urlsplit(self._display(url)).path}):
+                status, raw_headers, text = self._requester.requestJson("GET", url, headers=headers, cnx=conn)
         except _TRANSIENT as exc:
             message = self._redact(f"GET {self._display(url)}: {type(exc).__name__}: {exc}")
             raise _Retry(GitHubUnavailable(message)) from exc

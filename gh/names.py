@@ -9,9 +9,11 @@ a URL with a credential in it is not echoed back.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 OWNER_MAX = 39
@@ -148,3 +150,78 @@ def _parse_hierarchical(text: str, allowed: set[str], where: str, field: str) ->
     if host.lower() not in allowed:
         raise RefError([FieldProblem(field, f"Only repositories on {where} can be tracked")])
     return _path_ref(parts.path, field)
+
+
+# -- any git host (issue 14) -------------------------------------------------------------------
+
+LOCAL_HOST = "local"
+_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+", re.ASCII)
+
+
+@dataclass(frozen=True)
+class GitLocation:
+    """A repository on any git host (or a local path): where to clone it and how to name it."""
+
+    host: str  # lower-case host[:port], or "local"
+    namespace: str  # the path before the repository name ("group/subgroup"), or the parent directory
+    name: str
+    clone_url: str
+
+    @property
+    def key(self) -> str:
+        """The case-insensitive identity of the repository among all tracked ones."""
+        if self.host == LOCAL_HOST:
+            digest = hashlib.sha256(self.clone_url.encode()).hexdigest()[:16]
+            return f"local:{digest}/{self.name}".lower()
+        return f"{self.host}/{self.namespace}/{self.name}".lower()
+
+
+def _git_problem(field: str, message: str) -> RefError:
+    return RefError([FieldProblem(field, message)])
+
+
+def parse_git_location(text: str, *, allow_local: bool, field: str = "url") -> GitLocation:
+    """Parse a plain git URL (https, http, ssh, git, `user@host:path`) or, when allowed, a local path.
+
+    Credentials in the URL are refused (they come from configuration, per host).
+    """
+    text = text.strip()
+    if not text or len(text) > URL_MAX or any(ch.isspace() or ord(ch) < 0x20 for ch in text):
+        raise _git_problem(field, f"Give a git URL of at most {URL_MAX} characters, without spaces")
+    scp = _SCP.fullmatch(text)
+    if scp and "://" not in text:
+        return _remote(scp.group("host").lower(), scp.group("path"), text, field)
+    if text.startswith(("/", "file://")):
+        if not allow_local:
+            raise _git_problem(field, "Local repositories are not allowed (ALLOW_LOCAL_REPOSITORIES)")
+        path = PurePosixPath(text.removeprefix("file://"))
+        if not path.is_absolute() or ".." in path.parts or not path.name:
+            raise _git_problem(field, "A local repository is an absolute path without '..'")
+        name = path.name.removesuffix(".git") or path.name
+        return GitLocation(LOCAL_HOST, path.parent.name or "/", name, f"file://{path}")
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        raise _git_problem(field, "Not a valid URL") from None
+    if parts.scheme.lower() not in ("https", "http", "ssh", "git") or not parts.hostname:
+        raise _git_problem(field, "Use an https://, http://, ssh:// or git:// URL (or user@host:path)")
+    if parts.password is not None or (parts.username is not None and parts.scheme.lower() in ("https", "http")):
+        raise _git_problem(field, "The URL must not contain credentials; configure them per host (GIT_HOST_TOKENS)")
+    if parts.query or parts.fragment:
+        raise _git_problem(field, "A git URL has no query or fragment")
+    return _remote(host.lower(), parts.path, text, field)
+
+
+def _remote(host: str, path: str, url: str, field: str) -> GitLocation:
+    segments = [s for s in path.strip("/").split("/") if s]
+    if len(segments) < 2 or not all(_SEGMENT.fullmatch(s) and s not in (".", "..") for s in segments):
+        raise _git_problem(field, "The URL must name a repository: <host>/<namespace>/<repository>")
+    name = segments[-1].removesuffix(".git") or segments[-1]
+    namespace = "/".join(segments[:-1])
+    if len(namespace) > OWNER_MAX or len(name) > NAME_MAX:
+        raise _git_problem(field, f"Namespace at most {OWNER_MAX} and repository name at most {NAME_MAX} characters")
+    location = GitLocation(host, namespace, name, url)
+    if len(location.key) > 140:
+        raise _git_problem(field, "The repository's host and path are too long (at most 140 characters)")
+    return location

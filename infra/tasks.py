@@ -21,6 +21,7 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from infra import telemetry
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class RQTaskQueue:
                 retry=Retry(max=MAX_RETRIES) if retry else None,
                 result_ttl=3600,
                 failure_ttl=7 * 24 * 3600,
+                meta={"otel": telemetry.carrier()},
             )
         return True
 
@@ -110,12 +112,12 @@ class ThreadTaskQueue:
             if job_id in self.active:
                 return False
             self.active.add(job_id)
-        self.pool.submit(self._run, func_name, args, job_id)
+        self.pool.submit(self._run, func_name, args, job_id, telemetry.carrier())
         return True
 
-    def _run(self, func_name: str, args: tuple[Any, ...], job_id: str) -> None:
+    def _run(self, func_name: str, args: tuple[Any, ...], job_id: str, parent: dict[str, str]) -> None:
         try:
-            with self.app.app_context():
+            with self.app.app_context(), telemetry.job_span(func_name, job_id, parent):
                 resolve(func_name)(*args)
         except Exception:
             log.exception("background job %s failed", job_id)

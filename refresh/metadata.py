@@ -25,7 +25,7 @@ TEXT_FIELDS = {
 PLAIN_FIELDS = {"html_url": "html_url", "clone_url": "clone_url", "homepage": "homepage", "fork": "fork"}
 
 
-def _change(project: Project, kind: str, old: Any, new: Any, description: str) -> RepoUpdate:
+def record_change(project: Project, kind: str, old: Any, new: Any, description: str) -> RepoUpdate:
     return RepoUpdate(
         project_id=project.id,
         update_type=kind,
@@ -42,7 +42,7 @@ def apply_repository(project: Project, data: Mapping[str, Any]) -> list[RepoUpda
     updates: list[RepoUpdate] = []
     owner, name = data["owner"]["login"], data["name"]
     if known and full_name_key(owner, name) != project.full_name_key:
-        updates.append(_change(project, "renamed", project.full_name, f"{owner}/{name}",
+        updates.append(record_change(project, "renamed", project.full_name, f"{owner}/{name}",
                                f"Renamed or transferred from {project.full_name} to {owner}/{name}"))  # fmt: skip
     project.owner, project.name, project.full_name_key = owner, name, full_name_key(owner, name)
     project.github_id = data.get("id", project.github_id)
@@ -51,7 +51,7 @@ def apply_repository(project: Project, data: Mapping[str, Any]) -> list[RepoUpda
         if new is None and attr not in ("description",):
             continue
         if known and old != new:
-            updates.append(_change(project, kind, old, new, f"{kind.replace('_', ' ')}: {old} → {new}"))
+            updates.append(record_change(project, kind, old, new, f"{kind.replace('_', ' ')}: {old} → {new}"))
         setattr(project, attr, new)
     for attr, field in PLAIN_FIELDS.items():
         if field in data:
@@ -69,7 +69,7 @@ def apply_languages(project: Project, languages: Mapping[str, int]) -> list[Repo
     new_primary = metrics.primary_language(languages)
     updates = []
     if project.languages and new_primary != project.primary_language:
-        updates.append(_change(project, "language", project.primary_language, new_primary,
+        updates.append(record_change(project, "language", project.primary_language, new_primary,
                                f"Primary language: {project.primary_language} → {new_primary}"))  # fmt: skip
     project.languages = dict(languages)
     project.primary_language = new_primary
@@ -83,11 +83,13 @@ def history_updates(project: Project, *, commits_before: int, head_before: str |
     if head_before and project.head_sha != head_before:
         added = project.commit_count - commits_before
         if added > 0:
-            updates.append(_change(project, "new_commits", commits_before, project.commit_count,
+            updates.append(record_change(project, "new_commits", commits_before, project.commit_count,
                                    f"{added} new commit{'s' if added != 1 else ''}"))  # fmt: skip
         elif added < 0:
-            updates.append(_change(project, "history_rewritten", commits_before, project.commit_count,
+            updates.append(record_change(project, "history_rewritten", commits_before, project.commit_count,
                                    "History rewritten (force-push): commits removed"))  # fmt: skip
     if project.loc_head_sha and loc_before != project.loc and (head_before or loc_before):
-        updates.append(_change(project, "loc", loc_before, project.loc, f"Lines of code: {loc_before} → {project.loc}"))
+        updates.append(
+            record_change(project, "loc", loc_before, project.loc, f"Lines of code: {loc_before} → {project.loc}")
+        )
     return updates

@@ -10,18 +10,19 @@ from __future__ import annotations
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from analysis import loc
+from analysis import loc, metrics
 from analysis.gitcmd import GitAuth, Limits, Mirror, UrlPolicy
 from analysis.mirrors import RepoCache
 from gh.access import github_client
 from infra.extensions import db
 from infra.runtime import runtime
-from models import Project, RepoUpdate, utcnow
+from models import KIND_GIT, Project, RepoUpdate, utcnow
 from refresh import commit_sync, resets
 from refresh.blob_store import DbBlobStore
 from refresh.metadata import apply_languages, apply_repository, history_updates
@@ -41,16 +42,21 @@ class Outcome:
     note: str | None = None
 
 
-def repo_cache(settings: Settings) -> RepoCache:
-    """Return the mirror cache: trusted clone URLs only, children under resource limits."""
+def repo_cache(settings: Settings, *, trust_github_host: bool = True) -> RepoCache:
+    """Return the mirror cache: trusted clone URLs only, children under resource limits.
+
+    GitHub's clone URLs must be https on the configured git host. A repository of another git
+    host (kind "git") keeps the URL its owner added, checked by gh.names when it was added.
+    """
     max_bytes = int(settings.cache_max_gb * 1024**3)
     scheme = urlsplit(settings.github_api_url).scheme.lower()
+    allow_file = settings.git_allow_file_urls or settings.allow_local_repositories
     return RepoCache(
         root=Path(settings.cache_dir),
         max_bytes=max_bytes,
         git_timeout=settings.git_timeout_seconds,
         secrets=settings.secrets(),
-        policy=UrlPolicy(settings.github_git_host, scheme, settings.git_allow_file_urls),
+        policy=UrlPolicy(settings.github_git_host, scheme, allow_file) if trust_github_host else None,
         limits=Limits(address_bytes=settings.max_worker_memory_mb * 1024**2, file_bytes=max_bytes),
         big_file_bytes=settings.large_file_bytes,
     )
@@ -85,18 +91,22 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
     """Refresh everything about one project and commit it in one transaction."""
     settings = runtime().settings
     generation = project.history_generation or 0
-    updates = refresh_metadata(project, fresh_since)
+    github = project.kind != KIND_GIT  # a repository of any other git host: git alone, no API
+    updates = refresh_metadata(project, fresh_since) if github else []
     if not project.clone_url:
         raise RepositoryError("GitHub gave no clone URL for this repository")
-    auth = GitAuth(token=settings.github_token, host=settings.github_git_host)
+    auth = _auth(project, settings)
     expected = int((project.size_kb or 0) * 1024)  # GitHub's `size`, checked before a clone
-    with repo_cache(settings).open(mirror_key(project), project.clone_url, auth, expected_bytes=expected) as mirror:
+    cache = repo_cache(settings, trust_github_host=github)
+    with cache.open(mirror_key(project), project.clone_url, auth, expected_bytes=expected) as mirror:
         head = mirror.resolve_head(project.default_branch)
         if head is None:
             _empty(project)
             outcome = Outcome("skipped", EMPTY_REPOSITORY)
         else:
             updates += analyse(project, mirror, head, settings)
+            if not github:
+                project.primary_language = metrics.primary_language(project.loc_by_language or {})
             outcome = Outcome("done")
     project.last_refreshed_at = utcnow()
     project.last_error = outcome.note
@@ -107,6 +117,14 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
         raise RepositoryError(str(error)) from None
     db.session.commit()
     return outcome
+
+
+def _auth(project: Project, settings: Settings) -> GitAuth:
+    """Return the credentials git may send: the GitHub token for GitHub, the host's own token otherwise."""
+    if project.kind != KIND_GIT:
+        return GitAuth(token=settings.github_token, host=settings.github_git_host)
+    host = (project.host or "").lower()
+    return GitAuth(token=settings.host_tokens().get(host), host=host)
 
 
 def _empty(project: Project) -> None:
@@ -125,7 +143,8 @@ def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> 
     blobs = DbBlobStore(db.engine, deferred=True)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-loc") as pool:
         counting = (
-            pool.submit(loc.count_tree, mirror, head, excluded, blobs, cloc_path=settings.cloc_path)
+            # In a copy of this context: the LOC thread's spans and log records belong to this job.
+            pool.submit(copy_context().run, loc.count_tree, mirror, head, excluded, blobs, cloc_path=settings.cloc_path)
             if need_loc
             else None
         )

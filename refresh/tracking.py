@@ -20,7 +20,7 @@ from analysis import metrics
 from gh.access import rate_governor
 from gh.cache import DbConditionalCache, prune_repository
 from gh.client import GitHubClient
-from gh.names import RefError, RepoRef, accepted_hosts, check_pair, parse_url
+from gh.names import RefError, RepoRef, accepted_hosts, check_pair, parse_git_location, parse_url
 from gh.rules import (
     GitHubBadResponse,
     GitHubError,
@@ -36,6 +36,7 @@ from infra.redaction import redact
 from infra.runtime import runtime
 from models import (
     ACTIVE_JOB_STATUSES,
+    KIND_GIT,
     MAX_INT32,
     SOURCE_ADDED,
     DeletedRepository,
@@ -197,6 +198,45 @@ def add_repository(ref: RepoRef) -> tuple[Project, RefreshJob]:
         # A concurrent request added the same repository first: the unique keys decided.
         db.session.rollback()
         existing = find_tracked(key, data.get("id"))
+        if existing is None:
+            raise
+        raise already_tracked(existing) from None
+    job, _outcome = lifecycle.start_refresh(trigger="repo_added", project=project)
+    return project, job
+
+
+def is_github_url(url: str) -> bool:
+    """Tell whether a URL names a repository of the configured GitHub (else: any git host)."""
+    settings = runtime().settings
+    try:
+        parse_url(url, accepted_hosts(settings.github_git_host, settings.github_api_url))
+    except RefError:
+        return False
+    return True
+
+
+def add_git_repository(url: str) -> tuple[Project, RefreshJob]:
+    """Track a repository of any git host (or a local path when allowed) by its git URL; 409 when tracked.
+
+    No GitHub call: its metrics come from git alone, GitHub-only fields stay empty.
+    """
+    try:
+        location = parse_git_location(url, allow_local=runtime().settings.allow_local_repositories)
+    except RefError as exc:
+        raise validation_error([(p.field, p.message) for p in exc.problems]) from None
+    existing = find_tracked(location.key)
+    if existing is not None:
+        raise already_tracked(existing)
+    web = location.clone_url.removesuffix(".git") if location.clone_url.startswith(("https://", "http://")) else None
+    project = Project(owner=location.namespace, name=location.name, full_name_key=location.key, source=SOURCE_ADDED,
+                      kind=KIND_GIT, host=location.host, clone_url=location.clone_url, html_url=web)  # fmt: skip
+    try:
+        db.session.add(project)
+        _forget_deletion(None, {location.key})
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = find_tracked(location.key)
         if existing is None:
             raise
         raise already_tracked(existing) from None

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
 from gh.access import rate_governor
 from infra.extensions import db
 from infra.runtime import runtime
-from models import JOB_COMPLETED, Commit, Event, EventSource, Project, RefreshJob
+from models import JOB_COMPLETED, Commit, Event, EventSource, Project, RefreshJob, WebhookCount
 
 PREFIX = "project_tracker"
 JOB_STATUSES = ("queued", "running", "completed", "failed")
@@ -55,6 +55,17 @@ def _event_sources() -> Iterator[Metric]:
     yield family
 
 
+def _webhooks() -> Iterator[Metric]:
+    family = CounterMetricFamily(
+        f"{PREFIX}_webhook_deliveries", "GitHub webhook deliveries by event and outcome.", labels=["event", "outcome"]
+    )
+    for event, outcome, total in db.session.execute(
+        select(WebhookCount.event, WebhookCount.outcome, WebhookCount.count)
+    ):
+        family.add_metric([event, outcome], total)
+    yield family
+
+
 def _github() -> Iterator[Metric]:
     snapshot = rate_governor().snapshot()
     for field, doc in (("limit", "GitHub core rate limit."), ("remaining", "GitHub core requests left.")):
@@ -76,6 +87,7 @@ class StateCollector:
         yield GaugeMetricFamily(f"{PREFIX}_events_stored", "GitHub events stored.", value=_count(Event))
         yield from _jobs()
         yield from _event_sources()
+        yield from _webhooks()
         yield from _github()
         queue = runtime().tasks.describe()
         pending = queue.get("queued_jobs", queue.get("active_jobs"))

@@ -17,6 +17,8 @@ ADMIN = "s3cret-admin-token"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # The only write a caller without the token may make: the portfolio site's refresh button.
 PUBLIC_WRITES = {("POST", "/api/refresh")}
+# Writes authenticated otherwise: GitHub signs webhook deliveries with WEBHOOK_SECRET (tests/api/test_webhooks.py).
+SIGNED_WRITES = {("POST", "/api/webhooks/github")}
 CHALLENGE = 'Bearer realm="project-tracker"'
 UNAUTHORIZED = {"error": "Missing or invalid admin token", "code": "unauthorized", "details": []}
 WRONG_CREDENTIALS = [
@@ -58,7 +60,7 @@ def test_the_route_list_is_not_empty(app: Any) -> None:
 def test_every_write_route_needs_the_admin_token(client: Any, app: Any) -> None:
     checked = []
     for method, url in write_routes(app):
-        if (method, url) in PUBLIC_WRITES:
+        if (method, url) in PUBLIC_WRITES | SIGNED_WRITES:
             continue
         for headers in WRONG_CREDENTIALS:
             response = client.open(url, method=method, json={}, headers=headers)
@@ -121,7 +123,10 @@ def test_openapi_marks_every_protected_route(client: Any, app: Any) -> None:
     assert spec["components"]["securitySchemes"]["AdminToken"] == {"type": "http", "scheme": "bearer"}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
-            if method.upper() in WRITE_METHODS:
+            if (method.upper(), path) in SIGNED_WRITES:
+                assert operation.get("security") == [{"WebhookSignature": []}], (method, path)
+                assert "401" in operation["responses"], (method, path)
+            elif method.upper() in WRITE_METHODS:
                 assert operation.get("security") == [{"AdminToken": []}], (method, path)
                 assert "401" in operation["responses"], (method, path)
 

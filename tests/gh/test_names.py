@@ -183,3 +183,42 @@ def test_enterprise_and_standin_hosts() -> None:
     assert parse_url("http://127.0.0.1:8123/octo/app", standin) == RepoRef("octo", "app")
     with pytest.raises(RefError):
         parse_url("http://127.0.0.1:8124/octo/app", standin)
+
+
+# -- any git host ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "namespace", "name", "key"),
+    [
+        ("https://gitlab.com/group/sub/proj.git", "gitlab.com", "group/sub", "proj", "gitlab.com/group/sub/proj"),
+        ("https://Codeberg.org/Me/Tool", "codeberg.org", "Me", "Tool", "codeberg.org/me/tool"),
+        ("git@bitbucket.org:team/repo.git", "bitbucket.org", "team", "repo", "bitbucket.org/team/repo"),
+        ("ssh://git@git.example:2222/a/b.git", "git.example:2222", "a", "b", "git.example:2222/a/b"),
+    ],
+)
+def test_git_locations_on_any_host(url: str, host: str, namespace: str, name: str, key: str) -> None:
+    from gh.names import parse_git_location
+
+    location = parse_git_location(url, allow_local=False)
+    assert (location.host, location.namespace, location.name, location.key, location.clone_url) == (
+        host, namespace, name, key, url
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://user:pw@gitlab.com/a/b.git", "must not contain credentials"),
+        ("https://gitlab.com/onlyone", "must name a repository"),
+        ("ftp://host/a/b", "Use an https://"),
+        ("/srv/git/repo.git", "Local repositories are not allowed"),
+        ("https://gitlab.com/a/../b", "must name a repository"),
+    ],
+)
+def test_bad_git_locations(url: str, message: str) -> None:
+    from gh.names import RefError, parse_git_location
+
+    with pytest.raises(RefError, match=message.replace("(", r"\(")) as caught:
+        parse_git_location(url, allow_local=False)
+    assert "pw" not in str(caught.value)

@@ -17,6 +17,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from tests.standin.faults import Fault
+from tests.standin.hooks import answer_hooks
 from tests.standin.model import Bucket
 from tests.standin.shapes import (
     BAD_CREDENTIALS,
@@ -312,6 +313,10 @@ def _answer(standin: GitHubStandIn, req: Request, fault: Fault | None) -> Answer
         return _primary_limit(standin, req, identity)
     if fault is not None and fault.kind in ("status", "secondary"):
         return _fault_answer(fault, identity)
+    hooks = answer_hooks(standin, req.method, req.path, req.body, identity)
+    if hooks is not None:
+        status, body = hooks
+        return Answer(status, "repo" if status < 400 else "error", body, identity=identity, raw=encode_json(body))
     for pattern, view in ROUTES:
         match = pattern.match(req.path)
         if match and req.method in ("GET", "HEAD"):

@@ -67,6 +67,7 @@ class GitHubStandIn:
         self.repos: dict[int, Repo] = {}
         self.moved: dict[str, int] = {}
         self.events: list[dict[str, Any]] = []  # newest first
+        self.hooks: dict[int, list[dict[str, Any]]] = {}  # repository id → its webhooks (tests/standin/hooks.py)
         reset = int(time.time()) + WINDOW
         self.buckets = {
             "token": Bucket(TOKEN_LIMIT, TOKEN_LIMIT, reset),
@@ -74,7 +75,7 @@ class GitHubStandIn:
         }
         self._rules: list[Rule] = []
         self._log: list[LoggedRequest] = []
-        self._ids = {"repo": 700_000, "user": 5_000, "event": 40_000_000_000}
+        self._ids = {"repo": 700_000, "user": 5_000, "event": 40_000_000_000, "hook": 470_000_000}
         self.user = self.add_user(login, id=user_id)
         self.stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -135,6 +136,9 @@ class GitHubStandIn:
         return {"GITHUB_API_URL": self.api_url, "GITHUB_ACCESS_TOKEN": self.token}
 
     # -- state --------------------------------------------------------------------------------
+
+    def next_hook_id(self) -> int:
+        return self._next_id("hook")
 
     def _next_id(self, kind: str) -> int:
         self._ids[kind] += 1
