@@ -25,7 +25,7 @@ from infra.extensions import db
 from infra.redaction import redact
 from infra.runtime import runtime
 from models import KIND_GIT, Project, RefreshJob, utcnow
-from refresh import lifecycle
+from refresh import lifecycle, unchanged
 from refresh.discovery import discover, refreshable_projects
 from refresh.project import RepositoryError, refresh_project
 
@@ -77,7 +77,24 @@ def plan_refresh(job_id: str) -> None:
             lifecycle.fail_job(job_id, f"Refresh failed: {exc}")
             return
         ids = lifecycle.add_items(job, projects)
-        lifecycle.fan_out(job, ids)
+        skip = _unchanged_ids(job, projects)
+        lifecycle.finish_unchanged(job, sorted(skip))
+        lifecycle.fan_out(job, [i for i in ids if i not in skip])
+
+
+def _unchanged_ids(job: RefreshJob, projects: list[Project]) -> set[int]:
+    """Return the projects of a full refresh that nothing was pushed to since their last analysis."""
+    if job.scope != "all" or job.trigger == "forced":
+        return set()
+    settings = runtime().settings
+    now = utcnow()
+    skip = set()
+    for project in projects:
+        if unchanged.is_unchanged(project, settings):
+            project.last_refreshed_at = now
+            skip.add(project.id)
+    db.session.commit()
+    return skip
 
 
 def _plan(job: RefreshJob) -> list[Project]:

@@ -135,11 +135,19 @@ class Project(db.Model):
     code_churn: Mapped[int] = mapped_column(BigInteger, default=0)
     loc: Mapped[int] = mapped_column(BigInteger, default=0)
     loc_by_language: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
+    # Code lines linguist counts as written here (no vendored, generated or documentation paths);
+    # None until counted.
+    authored_loc: Mapped[int | None] = mapped_column(Integer)
+    authored_loc_by_language: Mapped[dict[str, int] | None] = mapped_column(JSONType)
     head_sha: Mapped[str | None] = mapped_column(String(64))
     loc_head_sha: Mapped[str | None] = mapped_column(String(64))
     analysis_fingerprint: Mapped[str | None] = mapped_column(String(64))
     # Bumped by reset-collection-date; a refresh that started before a bump does not commit.
     history_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What the last complete analysis saw: GitHub's pushed_at and the rules (parser, exclusions).
+    # A full refresh skips the repository while both still hold (nothing was pushed since).
+    synced_pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    synced_rules: Mapped[str | None] = mapped_column(String(64))
 
     # user-editable (PATCH /api/repos/<id>)
     display_name: Mapped[str | None] = mapped_column(String(200))

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     github_rate_floor: int = Field(50, validation_alias=env("GITHUB_RATE_FLOOR"))
     github_max_pause: float = Field(900.0, validation_alias=env("GITHUB_MAX_PAUSE"))
     admin_token: str | None = Field(None, validation_alias=env("ADMIN_TOKEN"), repr=False)
+    card_max_age: int = Field(1800, ge=0, validation_alias=env("CARD_MAX_AGE"))
     webhook_secret: str | None = Field(None, validation_alias=env("WEBHOOK_SECRET"), repr=False)
     webhook_retention_days: int = Field(14, validation_alias=env("WEBHOOK_RETENTION_DAYS"))
     cors_origins: CommaList = Field(DEFAULT_CORS_ORIGINS, validation_alias=env("CORS_ORIGINS"))

@@ -41,6 +41,24 @@ FALLBACK_BIG_FILE_BYTES = 1024 * 1024
 log = logging.getLogger(__name__)
 
 
+# Messages of a cut transfer ("early EOF" and friends): mirrors.looks_corrupt never reads them as
+# a damaged mirror, though they also mention index-pack ("fetch-pack: invalid index-pack output").
+NETWORK_HINTS = (
+    "early eof",
+    "unexpected disconnect",
+    "the remote end hung up",
+    "rpc failed",
+    "connection reset",
+    "connection timed out",
+    "operation too slow",
+    "could not resolve host",
+    "failed to connect",
+    "transfer closed",
+    "gnutls recv error",
+    "ssl read",
+)
+
+
 class GitError(Exception):
     """A git command failed or timed out; the message is already redacted."""
 
@@ -290,7 +308,9 @@ class Mirror:
     path: Path
     timeout: float = 900.0
     secrets: tuple[str, ...] = ()
-    action: str = "local"  # what open() did: "cloned", "fetched" or "unchanged"
+    action: str = "local"  # what open() did: "cloned", "partial", "fetched" or "unchanged"
+    # Variables that let git reach the remote (the token) when a partial mirror fetches missing objects.
+    remote_env: dict[str, str] | None = field(default=None, repr=False, compare=False, hash=False)
     # Files larger than this are binary to git (numstat "-\t-"), so no diff ever loads them.
     big_file_bytes: int = BIG_FILE_BYTES
     limits: Limits = NO_LIMITS
@@ -306,7 +326,7 @@ class Mirror:
             return run_git(
                 [f"--git-dir={self.path}", *options, *args],
                 cwd=self.path,
-                auth_env=None,
+                auth_env=self.remote_env,
                 timeout=self.timeout,
                 secrets=self.secrets,
                 input=input,

@@ -8,11 +8,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from analysis import counters
+from analysis import counters, linguist, partial
 from analysis.counters import BlobKey, Counts, FileCount, LocError, TreeEntry
 from analysis.gitcmd import Mirror, as_mirror
 
@@ -40,6 +40,8 @@ class LocResult:
     by_language: dict[str, int]
     files: int
     blobs_counted: int
+    authored_code: int = 0
+    authored_by_language: dict[str, int] = field(default_factory=dict)
     large_files: int = 0  # files over the mirror's big_file_bytes, counted as binary
 
 
@@ -97,29 +99,31 @@ def loc_excluded(path: str, excluded: Iterable[str]) -> bool:
     return any(part in names for part in path.split("/"))
 
 
-def tree_entries(repo: Repo, head: str, excluded_dirs: Iterable[str]) -> list[TreeEntry]:
+def tree_entries(repo: Repo, head: str, excluded_dirs: Iterable[str], *, sizes: bool = True) -> list[TreeEntry]:
     """List the regular files of `head`'s tree that are not excluded, in git's path order.
 
     Symlinks (mode 120000) are skipped: cloc follows links to files, but a link inside the tree
     duplicates its target (dropped by cloc's uniqueness check) and a link out of the tree points
     at something that is not the repository's. Submodules (gitlinks, mode 160000) are skipped: a
-    plain clone leaves their directories empty.
+    plain clone leaves their directories empty. Without `sizes` (a partial mirror, where a size
+    means fetching the blob) sizes are -1.
     """
     if head.startswith("-"):
         raise ValueError(f"invalid revision {head!r}")
-    out = as_mirror(repo).git(["ls-tree", "-r", "-z", "-l", "--full-tree", f"{head}^{{tree}}"]).stdout
+    listing = ["ls-tree", "-r", "-z", *(["-l"] if sizes else []), "--full-tree", f"{head}^{{tree}}"]
+    out = as_mirror(repo).git(listing).stdout
     names = frozenset(excluded_dirs)
     entries = []
     for record in out.split(b"\0"):
         if not record:
             continue
         meta, _, raw_path = record.partition(b"\t")
-        mode, kind, sha, size = meta.split()
+        mode, kind, sha, *size = meta.split()
         if kind != b"blob" or not mode.startswith(b"100"):
             continue
         path = raw_path.decode("utf-8", "replace")
         if not loc_excluded(path, names):
-            entries.append(TreeEntry(path, sha.decode(), mode.decode(), int(size)))
+            entries.append(TreeEntry(path, sha.decode(), mode.decode(), int(size[0]) if size else -1))
     return entries
 
 
@@ -147,17 +151,47 @@ def count_tree(
         raise LocError("cloc is not installed (set CLOC_PATH or install cloc)")
     if tool not in {"cloc", "pygount"}:
         raise ValueError(f"unknown LOC tool {tool!r}")
-    entries = tree_entries(mirror, head, CLOC_ALWAYS_EXCLUDED | frozenset(excluded_dirs))
+    blobless = partial.is_blobless(mirror)
+    entries = tree_entries(mirror, head, CLOC_ALWAYS_EXCLUDED | frozenset(excluded_dirs), sizes=not blobless)
     keys = [(entry.blob_sha, lang_key(tool, entry.path)) for entry in entries]
     counts: Counts = store.get_many(list(dict.fromkeys(keys)))
     missing = _missing(entries, keys, counts)
+    if blobless:
+        missing = _fetch_missing(mirror, missing)
     fresh = _count_missing(mirror, missing, tool, cloc, scratch_dir) if missing else {}
     if fresh:
         store.put_many(fresh)
         counts.update(fresh)
     total, by_language, files = summarise(entries, keys, counts)
+    authored = linguist.authored_paths(mirror, head, [entry.path for entry in entries])
+    kept = [(entry, key) for entry, key in zip(entries, keys, strict=True) if entry.path in authored]
+    notebooks = _notebook_counts(mirror, kept, counts)
+    authored_total, authored_by_language, _ = summarise([e for e, _ in kept], [k for _, k in kept], counts | notebooks)
     large = sum(1 for entry in entries if entry.size > mirror.big_file_bytes)
-    return LocResult(total, by_language, files, blobs_counted=len(fresh), large_files=large)
+    return LocResult(total, by_language, files, len(fresh), authored_total, authored_by_language, large)
+
+
+def _notebook_counts(mirror: Mirror, kept: list[tuple[TreeEntry, BlobKey]], counts: Counts) -> Counts:
+    """Recount notebooks as their code cells' lines (cloc counts their JSON, outputs included)."""
+    wanted = {key: entry for entry, key in kept if entry.path.endswith(".ipynb") and counts.get(key) is not None}
+    if not wanted:
+        return {}
+    contents = dict(counters.read_blobs(mirror, sorted({entry.blob_sha for entry in wanted.values()})))
+    result: Counts = {}
+    for key, entry in wanted.items():
+        lines = linguist.notebook_code_lines(bytes(contents[entry.blob_sha]))
+        counted = counts[key]
+        if lines is not None and counted is not None:
+            result[key] = FileCount(counted.language, lines, 0, 0)
+    return result
+
+
+def _fetch_missing(mirror: Mirror, missing: dict[BlobKey, TreeEntry]) -> dict[BlobKey, TreeEntry]:
+    """Fetch the blobs never counted into a partial mirror in one request; return the entries with sizes."""
+    shas = {entry.blob_sha for entry in missing.values()}
+    partial.prefetch(mirror, shas)
+    sizes = partial.blob_sizes(mirror, shas)
+    return {key: replace(entry, size=sizes[entry.blob_sha]) for key, entry in missing.items()}
 
 
 def _missing(entries: list[TreeEntry], keys: list[BlobKey], known: Counts) -> dict[BlobKey, TreeEntry]:

@@ -12,10 +12,13 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
+from analysis import partial
 from analysis.gitcmd import (
     BIG_FILE_BYTES,
+    NETWORK_HINTS,
     NO_LIMITS,
     GitAuth,
     GitError,
@@ -48,22 +51,6 @@ CORRUPTION_HINTS = (
     "index-pack",
     "invalid object",
     "unresolved deltas",
-)
-# ... unless the message says the transfer was cut: "early EOF" and friends are network failures
-# that also mention index-pack or the pack ("fetch-pack: invalid index-pack output").
-NETWORK_HINTS = (
-    "early eof",
-    "unexpected disconnect",
-    "the remote end hung up",
-    "rpc failed",
-    "connection reset",
-    "connection timed out",
-    "operation too slow",
-    "could not resolve host",
-    "failed to connect",
-    "transfer closed",
-    "gnutls recv error",
-    "ssl read",
 )
 
 
@@ -149,14 +136,19 @@ class RepoCache:
         auth: GitAuth | None = None,
         *,
         default_branch: str | None = None,
+        known_head: str | None = None,
+        since: datetime | None = None,
+        complete: bool = False,
         expected_bytes: int | None = None,
     ) -> Iterator[Mirror]:
         """Lock, clone or fetch the mirror of `key`, and yield it; evict LRU mirrors afterwards.
 
         HEAD follows `default_branch` when given (e.g. from the GitHub API); otherwise it stays as
         cloned unless its branch disappears upstream, when the remote's HEAD is asked for.
-        `expected_bytes` (GitHub's `size`) is checked against max_bytes, and room is made for it
-        by eviction, before a clone.
+        Without a mirror on disk and with `known_head` (a commit already ingested, committed at
+        `since`), a partial mirror reaching back to it is cloned (action "partial"). `complete`
+        replaces a partial mirror by a complete one. `expected_bytes` (GitHub's `size`) is checked
+        against max_bytes, and room is made for it by eviction, before a clone.
         """
         check_key(key)
         check_clone_url(clone_url)
@@ -165,9 +157,14 @@ class RepoCache:
         secrets = self.secrets + ((auth.token,) if auth is not None and auth.token else ())
         try:
             with self._locked(key):
+                if complete:
+                    self._drop_partial(key, secrets)
                 if not self.mirror_path(key).exists():
                     self.make_room(key, expected_bytes or 0)
-                mirror = self._sync(key, clone_url, auth, secrets)
+                mirror = None
+                if known_head and not self.mirror_path(key).exists():
+                    mirror = self._clone_partial(key, clone_url, auth, secrets, known_head, since)
+                mirror = mirror or self._sync(key, clone_url, auth, secrets)
                 mirror = replace(mirror, big_file_bytes=self.big_file_bytes, limits=self.limits)
                 self._point_head(mirror, clone_url, self._remote_env(clone_url, auth), default_branch)
                 os.utime(mirror.path / STAMP)
@@ -255,7 +252,7 @@ class RepoCache:
             self._discard(key, path)
         if not path.exists():
             self._clone(key, clone_url, env, secrets)
-            return Mirror(path, self.git_timeout, secrets, "cloned")
+            return Mirror(path, self.git_timeout, secrets, "cloned", env)
         try:
             action = self._fetch(path, clone_url, env, secrets)
         except GitError as error:
@@ -265,7 +262,43 @@ class RepoCache:
             self._discard(key, path)
             self._clone(key, clone_url, env, secrets)
             action = "cloned"
-        return Mirror(path, self.git_timeout, secrets, action)
+        return Mirror(path, self.git_timeout, secrets, action, env)
+
+    def _drop_partial(self, key: str, secrets: tuple[str, ...]) -> None:
+        """Discard the mirror of `key` if it is partial (the caller holds the key's lock)."""
+        path = self.mirror_path(key)
+        if path.exists() and partial.is_partial(Mirror(path, self.git_timeout, secrets)):
+            self._discard(key, path)
+
+    def _clone_partial(
+        self,
+        key: str,
+        clone_url: str,
+        auth: GitAuth | None,
+        secrets: tuple[str, ...],
+        known_head: str,
+        since: datetime | None,
+    ) -> Mirror | None:
+        """Clone a blobless mirror reaching back to `known_head` into place; None when that cannot be done."""
+        shutil.rmtree(self.root / "tmp" / key, ignore_errors=True)
+        env = git_env(clone_url, auth)
+        tmp = self.root / "tmp" / key / f"partial-{uuid.uuid4().hex}"
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            try:
+                if not partial.clone(tmp, clone_url, env, secrets, self.git_timeout, known_head, since):
+                    return None
+            except GitError as error:
+                log.info("partial clone of %s failed (%s); cloning it completely", key, error)
+                return None
+            mirror = Mirror(tmp, self.git_timeout, secrets)
+            mirror.git(["config", "remote.origin.fetch", HEADS_REFSPEC])
+            mirror.git(["config", "remote.origin.tagOpt", "--no-tags"])
+            (tmp / STAMP).touch()
+            os.rename(tmp, self.mirror_path(key))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return Mirror(self.mirror_path(key), self.git_timeout, secrets, "partial", env)
 
     def _healthy(self, path: Path, secrets: tuple[str, ...]) -> bool:
         """Tell whether `path` is a usable bare repository whose branch heads all exist."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 
 # One commit = NUL, then these fields separated by NUL (the subject is last: it may be empty).
 # %aN/%aE/%cN/%cE apply .mailmap; %at/%ct are unix timestamps, so the zone offset cannot mislead.
@@ -124,3 +125,35 @@ def _record(header: list[str], totals: _Totals) -> CommitRecord:
         files_changed=totals.files_changed,
         churn=0 if is_merge else totals.churn,
     )
+
+
+def iter_log(tokens: Iterator[str], excluded_dirs: Iterable[str]) -> Iterator[CommitRecord]:
+    """Parse the NUL-separated tokens of `git log -z --numstat` as they arrive (same result as parse_log)."""
+    excluded = excluded_set(excluded_dirs)
+    count = len(FIELDS)
+    token = next(tokens, None)
+    position = 0
+    while token is not None:
+        if token != "":
+            raise ValueError(f"unexpected git log output at token {position}: {token[:80]!r}")
+        header = list(islice(tokens, count))
+        position += 1 + len(header)
+        if len(header) < count:
+            break  # the terminator after the last commit
+        totals = _Totals()
+        token = next(tokens, None)
+        while token is not None and token != "":
+            added, deleted, path = token.removeprefix("\n").split("\t", 2)
+            if not path:  # a rename or copy: the new path is the second of the next two tokens
+                next(tokens, None)
+                path = next(tokens, "")
+                position += 2
+            lines = (0 if added == "-" else int(added)) + (0 if deleted == "-" else int(deleted))
+            totals.additions += 0 if added == "-" else int(added)
+            totals.deletions += 0 if deleted == "-" else int(deleted)
+            totals.files_changed += 1
+            if not path_excluded(path, excluded):
+                totals.churn += lines
+            token = next(tokens, None)
+            position += 1
+        yield _record(header, totals)

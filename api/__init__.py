@@ -19,6 +19,8 @@ BLUEPRINT_MODULES = [
     "api.repos",
     "api.events",
     "api.charts",
+    "api.cards",
+    "api.dashboard",
     "api.webhooks",
     "api.docs",
 ]

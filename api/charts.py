@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import render_template, send_from_directory
+from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
 
 from api.events import AvgTimeQuery, TotalCountQuery, since
@@ -105,7 +107,23 @@ def stars(name: str) -> str:
 def asset(filename: str) -> ResponseReturnValue:
     """Send a chart page's script or stylesheet (plotly.js from the installed package)."""
     if filename == "plotly.min.js":
-        return send_from_directory(figures.PLOTLY_JS_DIR, filename, max_age=86400)
+        return _from_memory(Path(figures.PLOTLY_JS_DIR) / filename, 86400)
     if filename in OWN_ASSETS:
-        return send_from_directory(STATIC_DIR, filename, max_age=3600)
+        return _from_memory(STATIC_DIR / filename, 3600)
     raise APIError(404, "No such chart asset")
+
+
+@cache
+def _asset_bytes(path: Path) -> tuple[bytes, str]:
+    data = path.read_bytes()
+    return data, hashlib.sha256(data).hexdigest()[:32]
+
+
+def _from_memory(path: Path, max_age: int) -> Response:
+    """Send an asset from memory: a streamed file body is left open when the response is compressed."""
+    data, etag = _asset_bytes(path)
+    mimetype = "text/css" if path.suffix == ".css" else "text/javascript"
+    response = Response(data, mimetype=mimetype)
+    response.cache_control.public, response.cache_control.max_age = True, max_age
+    response.set_etag(etag)
+    return response.make_conditional(request)

@@ -25,6 +25,7 @@ HIDDEN_PREFIXES = ("/static", "/docs", "/openapi", "/docs-assets", "/redoc")
 class IndexOut(BaseModel):
     message: str
     redis_available: bool
+    dashboard: str = Field(description="The dashboard's page, for a browser.")
     endpoints: dict[str, str] = Field(description='"METHOD /path" → what it does.')
 
 
@@ -55,7 +56,7 @@ def index() -> dict[str, Any]:
     """Describe the API and list its endpoints."""
     rt = runtime()
     return {"message": "Project Tracker Backend API", "redis_available": rt.redis is not None,
-            "endpoints": endpoint_listing()}  # fmt: skip
+            "dashboard": "/dashboard", "endpoints": endpoint_listing()}  # fmt: skip
 
 
 def database_state() -> str:

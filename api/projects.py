@@ -42,6 +42,10 @@ class ProjectOut(BaseModel):
     watchers: int
     open_issues: int
     loc_by_language: dict[str, int]
+    authored_loc: int = Field(
+        description="Code lines linguist counts as written (no vendored, generated or docs paths)."
+    )
+    authored_loc_by_language: dict[str, int]
     first_commit_date: str | None
     last_commit_date: str | None
     pushed_at: str | None
@@ -100,6 +104,8 @@ class MetricsOut(BaseModel):
     most_common_language: CommonLanguage | None
     languages_breakdown: dict[str, LanguageShare]
     averages: Averages
+    total_authored_loc: int
+    authored_loc_by_language: dict[str, int]
 
 
 PROJECT_LIST = TypeAdapter(list[ProjectOut])

@@ -101,7 +101,7 @@ def start_refresh(query: RefreshQuery) -> dict[str, Any]:
     if query.force:
         check_admin()
     cooldown = 0 if query.force else current_settings().refresh_cooldown_seconds
-    job, outcome = lifecycle.start_refresh(trigger="api", cooldown=cooldown)
+    job, outcome = lifecycle.start_refresh(trigger="forced" if query.force else "api", cooldown=cooldown)
     return started_json(job, outcome)
 
 

@@ -173,6 +173,8 @@ class RepoOut(BaseModel):
     primary_language: str
     repository_size_kb: str
     loc_by_language: dict[str, int]
+    authored_loc: int
+    authored_loc_by_language: dict[str, int]
     first_commit_date: str | None
     last_commit_date: str | None
     display_name: str | None

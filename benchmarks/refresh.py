@@ -1,9 +1,14 @@
-"""Benchmark a refresh: cold, warm (nothing changed), after one new commit, against the floor.
+"""Benchmark a refresh: cold, warm, new commits (mirror on disk or an empty disk), two caches, against the floor.
 
 The floor is what any tool must at least do for the same repositories, each step run alone:
 a plain `git clone`, `git log --numstat` over the whole history, and `cloc` of the tree.
 
-    .venv/bin/python benchmarks/refresh.py [--commits 20000 --files 2000]
+    .venv/bin/python benchmarks/refresh.py [--commits 60000 --files 2000 --fleet 200]
+
+Each scenario reports its wall time, charged GitHub calls and the peak resident memory of this
+process and everything it started (git, cloc; PostgreSQL excluded), sampled from /proc. The
+fleet scenario tracks `--fleet` small repositories and times an unforced refresh with nothing
+changed (an unchanged account list: 304).
 
 It starts its own PostgreSQL (like the tests), serves the repositories through the GitHub
 stand-in of the tests over loopback, and builds the synthetic repositories once into
@@ -14,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +47,61 @@ class Row:
     seconds: float
     charged: int | None
     note: str = ""
+    peak_mb: float | None = None
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Sum VmRSS of `root` and its descendants, PostgreSQL's processes excluded."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        names[pid] = stat[stat.index("(") + 1 : stat.rindex(")")]
+        children.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if names.get(pid, "").startswith("postgres"):
+            continue
+        todo += children.get(pid, [])
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+class PeakRss:
+    """Sample the process tree's resident memory every 20 ms while in the `with` block."""
+
+    def __enter__(self) -> PeakRss:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss_kb(os.getpid()))
+            self._stop.wait(0.02)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _tree_rss_kb(os.getpid()))
+
+    @property
+    def mb(self) -> float:
+        return self.peak / 1024
 
 
 def timed(argv: list[str], cwd: Path) -> float:
@@ -49,15 +111,19 @@ def timed(argv: list[str], cwd: Path) -> float:
 
 
 def floor(bares: list[Path], work: Path) -> list[Row]:
-    """Time clone, full numstat and cloc of every repository, each alone."""
+    """Time a bare clone, full numstat and cloc of a checkout of every repository, each alone."""
     clone = numstat = cloc = 0.0
-    for bare in bares:
-        target = work / f"floor-{bare.stem}"
-        clone += timed(["git", "clone", "-q", bare.as_uri(), str(target)], work)
-        numstat += timed(["git", "log", "--numstat", "--format=%H %ct %ae"], target)
-        cloc += timed(["cloc", "--quiet", "--json", f"--exclude-dir={EXCLUDED}", "."], target)
-    return [Row("floor: git clone", clone, None), Row("floor: git log --numstat (full)", numstat, None),
-            Row("floor: cloc of the tree", cloc, None), Row("floor: sum", clone + numstat + cloc, None)]  # fmt: skip
+    with PeakRss() as peak:
+        for bare in bares:
+            target = work / f"floor-{bare.stem}.git"
+            clone += timed(["git", "clone", "-q", "--bare", bare.as_uri(), str(target)], work)
+            numstat += timed(["git", "--git-dir", str(target), "log", "--numstat", "--format=%H %ct %ae"], work)
+            tree = work / f"floor-{bare.stem}"
+            subprocess.run(["git", "clone", "-q", str(target), str(tree)], check=True, timeout=3600)
+            cloc += timed(["cloc", "--quiet", "--json", f"--exclude-dir={EXCLUDED}", "."], tree)
+    return [Row("floor: git clone --bare", clone, None), Row("floor: git log --numstat (full)", numstat, None),
+            Row("floor: cloc of the tree", cloc, None),
+            Row("floor: sum", clone + numstat + cloc, None, peak_mb=peak.mb)]  # fmt: skip
 
 
 def migrate(url: str, instance: Path) -> None:
@@ -66,10 +132,10 @@ def migrate(url: str, instance: Path) -> None:
                    check=True, capture_output=True, timeout=300)  # fmt: skip
 
 
-def run_refresh(client: Any, github: GitHubStandIn) -> tuple[float, int, dict[str, Any]]:
+def run_refresh(client: Any, github: GitHubStandIn, *, force: bool = True) -> tuple[float, int, dict[str, Any]]:
     github.reset_log()
     started = time.perf_counter()
-    job = client.post("/api/refresh?force=1").get_json()
+    job = client.post("/api/refresh?force=1" if force else "/api/refresh").get_json()
     while True:
         body = client.get(f"/api/refresh/status/{job['job_id']}").get_json()
         if body["status"] in ("completed", "failed"):
@@ -81,8 +147,41 @@ def run_refresh(client: Any, github: GitHubStandIn) -> tuple[float, int, dict[st
     return seconds, len(github.charged_calls()), body
 
 
-def service_rows(bares: dict[str, Path], large: Shape, work: Path, pg: PostgresServer) -> list[Row]:
+def make_app(url: str, github: GitHubStandIn, work: Path, cache: str) -> Any:
     from app import create_app
+
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "GITHUB_API_URL": github.api_url,
+            "GITHUB_ACCESS_TOKEN": github.token,
+            "RUN_SCHEDULER": "false",
+            "CACHE_DIR": str(work / cache),
+            "INSTANCE_PATH": str(work / "instance"),
+            "REFRESH_COOLDOWN": "0",
+            "LOG_LEVEL": "WARNING",
+            "ADMIN_TOKEN": ADMIN,
+        }
+    )
+
+
+ADMIN = "bench-admin-token-0123456789"
+
+
+def measured(name: str, client: Any, github: GitHubStandIn, note: str = "", *, force: bool = True) -> Row:
+    with PeakRss() as peak:
+        seconds, calls, _ = run_refresh(client, github, force=force)
+    return Row(name, seconds, calls, note, peak.mb)
+
+
+def push(bares: dict[str, Path], large: Shape, github: GitHubStandIn, count: int, when: list[int]) -> None:
+    for _ in range(count):
+        when[0] += 3600
+        add_commit(bares["large"], large, when=when[0])
+    github.update_repo("large", pushed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when[0] + 5)))
+
+
+def service_rows(bares: dict[str, Path], large: Shape, work: Path, pg: PostgresServer) -> list[Row]:
     from infra.extensions import db
 
     url = pg.create_database("bench_refresh")
@@ -90,50 +189,78 @@ def service_rows(bares: dict[str, Path], large: Shape, work: Path, pg: PostgresS
     github = GitHubStandIn.start(login="bench-owner", user_id=7, token="ghp_" + "b" * 36)
     for name, bare in bares.items():
         github.add_repo(name, clone_url=bare.as_uri(), languages={"Python": 1000, "Go": 500})
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "GITHUB_API_URL": github.api_url,
-            "GITHUB_ACCESS_TOKEN": github.token,
-            "RUN_SCHEDULER": "false",
-            "CACHE_DIR": str(work / "cache"),
-            "INSTANCE_PATH": str(work / "instance"),
-            "REFRESH_COOLDOWN": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    client = app.test_client()
+    for bare in bares.values():
+        for option in ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant"):
+            subprocess.run(["git", "--git-dir", str(bare), "config", option, "true"], check=True)
+    app, other = make_app(url, github, work, "cache"), make_app(url, github, work, "cache-b")
+    client, other_client = app.test_client(), other.test_client()
+    for c in (client, other_client):
+        c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {ADMIN}"
+    when = [2_000_000_000]
+    rows = []
     try:
-        cold, cold_calls, _ = run_refresh(client, github)
-        warm, warm_calls, _ = run_refresh(client, github)
-        add_commit(bares["large"], large, when=2_000_000_000)
-        github.update_repo("large", pushed_at="2033-05-18T03:33:20Z")
-        one, one_calls, _ = run_refresh(client, github)
+        rows.append(measured("cold refresh (clone, all history, all LOC)", client, github))
+        cold = rows[0].seconds
+        rows.append(measured("warm refresh (nothing changed)", client, github, force=False))
+        push(bares, large, github, 2, when)
+        rows.append(measured("2 new commits, mirror on disk", client, github))
+        shutil.rmtree(work / "cache")
+        push(bares, large, github, 2, when)
+        rows.append(measured("2 new commits, empty disk", client, github))
+        for label, c in (("b", other_client), ("a", client), ("b", other_client), ("a", client)):
+            push(bares, large, github, 2, when)
+            rows.append(measured(f"2 new commits, cache {label} (two caches alternating)", c, github))
         with app.app_context():
             commits = db.session.scalar(db.text("SELECT count(*) FROM commits"))
     finally:
         github.stop()
+        for application in (app, other):
+            with application.app_context():
+                db.engine.dispose()
+    rows[0].note = f"{commits} commits stored at the end"
+    for row in rows[1:]:
+        row.note = f"{row.seconds / cold:.1%} of cold"
+    return rows
+
+
+def fleet_rows(source: Path, count: int, work: Path, pg: PostgresServer) -> list[Row]:
+    """Track `count` small repositories, refresh cold, then time an unforced refresh with nothing changed."""
+    from infra.extensions import db
+
+    url = pg.create_database("bench_fleet")
+    migrate(url, work / "instance-fleet")
+    github = GitHubStandIn.start(login="fleet-owner", user_id=8, token="ghp_" + "f" * 36)
+    for index in range(count):
+        github.add_repo(f"small-{index:03d}", clone_url=source.as_uri(), languages={"Python": 100},
+                        pushed_at="2024-01-01T00:00:00Z")  # fmt: skip
+    app = make_app(url, github, work, "cache-fleet")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {ADMIN}"
+    try:
+        cold = measured(f"fleet: cold refresh of {count} small repositories", client, github)
+        warm = measured(f"fleet: warm refresh of {count}, nothing changed", client, github, force=False)
+    finally:
+        github.stop()
         with app.app_context():
             db.engine.dispose()
-    return [
-        Row("cold refresh (clone, all history, all LOC)", cold, cold_calls, f"{commits - 1} commits stored"),
-        Row("warm refresh (nothing changed)", warm, warm_calls, f"{warm / cold:.1%} of cold"),
-        Row("refresh after one new commit", one, one_calls, f"{one / cold:.1%} of cold"),
-    ]
+    warm.note = f"{warm.seconds / cold.seconds:.1%} of cold"
+    return [cold, warm]
 
 
 def print_table(rows: list[Row], shapes: list[Shape]) -> None:
     print(f"repositories: {', '.join(s.name for s in shapes)}")
-    print(f"{'scenario':<45} {'wall s':>9} {'charged calls':>14}  note")
-    print("-" * 90)
+    print(f"{'scenario':<48} {'wall s':>9} {'charged calls':>14} {'peak RSS MB':>12}  note")
+    print("-" * 110)
     for row in rows:
         calls = "-" if row.charged is None else str(row.charged)
-        print(f"{row.name:<45} {row.seconds:>9.2f} {calls:>14}  {row.note}")
+        peak = "-" if row.peak_mb is None else f"{row.peak_mb:.0f}"
+        print(f"{row.name:<48} {row.seconds:>9.2f} {calls:>14} {peak:>12}  {row.note}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--commits", type=int, default=20_000)
+    parser.add_argument("--commits", type=int, default=60_000)
+    parser.add_argument("--fleet", type=int, default=200, help="Small repositories of the fleet scenario (0: none).")
     parser.add_argument("--files", type=int, default=2_000)
     parser.add_argument("--without-small", action="store_true", help="Benchmark the large repository alone.")
     args = parser.parse_args()
@@ -151,7 +278,9 @@ def main() -> int:
             subprocess.run(["git", "clone", "-q", "--bare", str(source), str(bares[name])], check=True, timeout=600)
         rows = service_rows(bares, large, work, pg)
         rows += floor(list(sources.values()), work)
-        total_floor = rows[-1].seconds
+        if args.fleet:
+            rows += fleet_rows(build(Shape(20, 5, seed=5), CACHE), args.fleet, work, pg)
+        total_floor = next(row.seconds for row in rows if row.name == "floor: sum")
         rows[0].note += f"; {rows[0].seconds / total_floor:.2f} x floor"
         print_table(rows, shapes)
     finally:

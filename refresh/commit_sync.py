@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, distinct, func, insert, select
 
-from analysis import gitlog
+from analysis import gitlog, logstream, partial
 from analysis.gitcmd import GitError, Mirror
 from analysis.metrics import EMPTY_HISTORY, HistoryStats
 from analysis.numstat import CommitRecord
@@ -90,6 +90,42 @@ def _insert(project_id: int, records: list[CommitRecord]) -> None:
         db.session.execute(insert(Commit), rows[start : start + INSERT_BATCH])
 
 
+def _insert_batches(project_id: int, batches: Iterable[list[CommitRecord]]) -> int:
+    """Insert commit rows batch by batch as git produces them; return how many."""
+    added = 0
+    for batch in batches:
+        _insert(project_id, batch)
+        added += len(batch)
+    return added
+
+
+def _unstored(project_id: int, records: list[CommitRecord]) -> list[CommitRecord]:
+    """Drop records already stored: in a shallow mirror a merged side branch can look new below the cut."""
+    shas = [r.sha for r in records]
+    stored: set[str] = set()
+    for start in range(0, len(shas), 500):
+        chunk = shas[start : start + 500]
+        query = select(Commit.sha).where(Commit.project_id == project_id, Commit.sha.in_(chunk))
+        stored.update(db.session.scalars(query))
+    return [r for r in records if r.sha not in stored]
+
+
+def usable_partial(project: Project, mirror: Mirror, head: str, rules: str) -> bool:
+    """Tell whether a partial mirror holds all this refresh needs: same rules, stored HEAD an ancestor."""
+    if not partial.is_partial(mirror) or (head == project.head_sha and rules == project.analysis_fingerprint):
+        return True
+    old = project.head_sha
+    return rules == project.analysis_fingerprint and old is not None and partial.reaches(mirror, old, head)
+
+
+def head_committed_at(project: Project) -> datetime | None:
+    """Return when the stored HEAD was committed (None when unknown)."""
+    if not project.head_sha:
+        return None
+    query = select(Commit.committed_at).where(Commit.project_id == project.id, Commit.sha == project.head_sha)
+    return db.session.scalar(query.limit(1))
+
+
 def _stored_shas(project_id: int) -> set[str]:
     return set(db.session.scalars(select(Commit.sha).where(Commit.project_id == project_id)))
 
@@ -111,21 +147,21 @@ def sync(project: Project, mirror: Mirror, head: str, excluded: tuple[str, ...],
     old_head = project.head_sha
     if project.analysis_fingerprint != rules:
         db.session.execute(delete(Commit).where(Commit.project_id == project.id))
-        records = gitlog.read_commits(mirror, [head], excluded, jobs=_parallelism())
-        _insert(project.id, records)
-        return SyncResult("full", len(records), 0)
+        added = _insert_batches(project.id, logstream.stream_commits(mirror, [head], excluded, jobs=_parallelism()))
+        return SyncResult("full", added, 0)
     if old_head == head:
         return SyncResult("unchanged", 0, 0)
     if old_head and gitlog.is_ancestor(mirror, old_head, head):
-        records = gitlog.read_commits(mirror, [head, f"^{old_head}"], excluded)
-        _insert(project.id, records)
-        return SyncResult("incremental", len(records), 0)
+        batches = logstream.stream_commits(mirror, [head, f"^{old_head}"], excluded)
+        if partial.is_partial(mirror):
+            batches = (_unstored(project.id, batch) for batch in batches)
+        return SyncResult("incremental", _insert_batches(project.id, batches), 0)
     reachable = set(gitlog.rev_list(mirror, head))
     stored = _stored_shas(project.id)
     _delete_shas(project.id, stored - reachable)
-    records = gitlog.read_commits_by_sha(mirror, sorted(reachable - stored), excluded, jobs=_parallelism())
-    _insert(project.id, records)
-    return SyncResult("reconciled", len(records), len(stored - reachable))
+    missing = sorted(reachable - stored)
+    added = _insert_batches(project.id, logstream.stream_commits_by_sha(mirror, missing, excluded, jobs=_parallelism()))
+    return SyncResult("reconciled", added, len(stored - reachable))
 
 
 def forget_since(project: Project, since: datetime) -> int:

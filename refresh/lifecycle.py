@@ -159,6 +159,27 @@ def fan_out(job: RefreshJob, project_ids: list[int]) -> None:
         tasks.enqueue("jobs.refresh_repository", project_id, job_id=repo_job_id(project_id))
 
 
+def finish_unchanged(job: RefreshJob, project_ids: list[int]) -> None:
+    """Count the pending items of repositories nothing was pushed to as done, queuing no job for them."""
+    if not project_ids:
+        return
+    now = utcnow()
+    query = select(RefreshJobItem).where(
+        RefreshJobItem.job_id == job.id,
+        RefreshJobItem.project_id.in_(project_ids),
+        RefreshJobItem.status == ITEM_PENDING,
+    )
+    items = list(db.session.scalars(query))
+    for item in items:
+        item.status, item.finished_at = ITEM_DONE, now
+    db.session.execute(
+        update(RefreshJob)
+        .where(RefreshJob.id == job.id)
+        .values(repositories_processed=RefreshJob.repositories_processed + len(items), heartbeat_at=now)
+    )
+    db.session.commit()
+
+
 def claim_items(project_id: int) -> list[str]:
     """Mark the open items of a project running; return the ids of their jobs."""
     now = utcnow()

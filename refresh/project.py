@@ -23,7 +23,7 @@ from gh.access import github_client
 from infra.extensions import db
 from infra.runtime import runtime
 from models import KIND_GIT, Project, RepoUpdate, utcnow
-from refresh import commit_sync, resets
+from refresh import commit_sync, resets, unchanged
 from refresh.blob_store import DbBlobStore
 from refresh.metadata import apply_languages, apply_repository, history_updates
 from settings import Settings
@@ -96,18 +96,9 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
     if not project.clone_url:
         raise RepositoryError("GitHub gave no clone URL for this repository")
     auth = _auth(project, settings)
-    expected = int((project.size_kb or 0) * 1024)  # GitHub's `size`, checked before a clone
-    cache = repo_cache(settings, trust_github_host=github)
-    with cache.open(mirror_key(project), project.clone_url, auth, expected_bytes=expected) as mirror:
-        head = mirror.resolve_head(project.default_branch)
-        if head is None:
-            _empty(project)
-            outcome = Outcome("skipped", EMPTY_REPOSITORY)
-        else:
-            updates += analyse(project, mirror, head, settings)
-            if not github:
-                project.primary_language = metrics.primary_language(project.loc_by_language or {})
-            outcome = Outcome("done")
+    outcome = _refresh_history(project, settings, auth, updates, complete=False)
+    if outcome is None:  # the partial mirror cannot answer (rules changed, history rewritten)
+        outcome = _refresh_history(project, settings, auth, updates, complete=True)
     project.last_refreshed_at = utcnow()
     project.last_error = outcome.note
     db.session.add_all(updates)
@@ -127,11 +118,40 @@ def _auth(project: Project, settings: Settings) -> GitAuth:
     return GitAuth(token=settings.host_tokens().get(host), host=host)
 
 
+def _refresh_history(
+    project: Project, settings: Settings, auth: GitAuth, updates: list[RepoUpdate], *, complete: bool
+) -> Outcome | None:
+    """Analyse the project in its mirror: a partial one reaching the stored HEAD when none is on disk.
+
+    Return None when a partial mirror does not hold what the analysis needs; `complete` then
+    replaces it by a complete mirror.
+    """
+    known = None if complete else project.head_sha
+    since = commit_sync.head_committed_at(project) if known else None
+    cache = repo_cache(settings, trust_github_host=project.kind != KIND_GIT)
+    expected = int((project.size_kb or 0) * 1024)  # GitHub's `size`, checked before a clone
+    with cache.open(mirror_key(project), project.clone_url or "", auth, known_head=known, since=since,
+                    complete=complete, expected_bytes=expected) as mirror:  # fmt: skip
+        head = mirror.resolve_head(project.default_branch)
+        if head is None:
+            _empty(project)
+            return Outcome("skipped", EMPTY_REPOSITORY)
+        rules = commit_sync.fingerprint(settings.excluded_dirs, mirror, head)
+        if not complete and not commit_sync.usable_partial(project, mirror, head, rules):
+            return None
+        updates += analyse(project, mirror, head, settings)
+        if project.kind == KIND_GIT:  # no GitHub languages: the primary language comes from LOC
+            project.primary_language = metrics.primary_language(project.loc_by_language or {})
+        unchanged.mark_synced(project, settings)
+        return Outcome("done")
+
+
 def _empty(project: Project) -> None:
     commit_sync.clear(project)
     commit_sync.apply_stats(project, commit_sync.stored_stats(project.id))
     project.head_sha = project.loc_head_sha = None
     project.loc, project.loc_by_language = 0, {}
+    project.authored_loc, project.authored_loc_by_language = 0, {}
 
 
 def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> list[RepoUpdate]:
@@ -139,7 +159,7 @@ def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> 
     excluded = settings.excluded_dirs
     rules = commit_sync.fingerprint(excluded, mirror, head)
     before = (project.commit_count or 0, project.head_sha, project.loc or 0)
-    need_loc = rules != project.analysis_fingerprint or head != project.loc_head_sha
+    need_loc = rules != project.analysis_fingerprint or head != project.loc_head_sha or project.authored_loc is None
     blobs = DbBlobStore(db.engine, deferred=True)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-loc") as pool:
         counting = (
@@ -155,6 +175,7 @@ def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> 
         commit_sync.apply_stats(project, commit_sync.stored_stats(project.id))
     if counted is not None:
         project.loc, project.loc_by_language, project.loc_head_sha = counted.total_code, counted.by_language, head
+        project.authored_loc, project.authored_loc_by_language = counted.authored_code, counted.authored_by_language
     project.head_sha, project.analysis_fingerprint = head, rules
     log.info("%s: history %s (+%d/-%d), loc %s", project.full_name, result.mode, result.added, result.removed,
              "recounted" if counted else "unchanged")  # fmt: skip

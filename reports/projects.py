@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, nulls_last
+from sqlalchemy.orm import load_only
 
 from analysis import metrics
 from infra.errors import APIError
@@ -36,6 +37,8 @@ def _shared(project: Project) -> dict[str, Any]:
         "watchers": project.watchers or 0,
         "open_issues": project.open_issues or 0,
         "loc_by_language": dict(project.loc_by_language or {}),
+        "authored_loc": project.authored_loc or 0,
+        "authored_loc_by_language": dict(project.authored_loc_by_language or {}),
         "first_commit_date": metrics.iso(project.first_commit_date),
         "last_commit_date": metrics.iso(project.last_commit_date),
         "pushed_at": metrics.iso(project.pushed_at),
@@ -77,13 +80,18 @@ def repository_json(project: Project) -> dict[str, Any]:
     }
 
 
-def visible_projects() -> list[Project]:
-    """Return the projects the portfolio shows: not hidden, featured first, latest work first."""
+def visible_projects(*, only: tuple[Any, ...] = ()) -> list[Project]:
+    """Return the projects the portfolio shows: not hidden, featured first, latest work first.
+
+    `only` names the columns to load (others load when read), for readers that need a few.
+    """
     query = (
         db.select(Project)
         .where(Project.hidden.is_(False))
         .order_by(Project.featured.desc(), nulls_last(Project.last_commit_date.desc()), Project.name, Project.owner)
     )
+    if only:
+        query = query.options(load_only(*only))
     return list(db.session.scalars(query))
 
 
@@ -123,4 +131,12 @@ def rollup(projects: list[Project]) -> dict[str, Any]:
         )
         for p in projects
     ]
-    return metrics.rollup(figures)
+    authored: dict[str, int] = {}
+    for p in projects:
+        for language, lines in (p.authored_loc_by_language or {}).items():
+            authored[language] = authored.get(language, 0) + lines
+    return {
+        **metrics.rollup(figures),
+        "total_authored_loc": sum(p.authored_loc or 0 for p in projects),
+        "authored_loc_by_language": dict(sorted(authored.items(), key=lambda item: (-item[1], item[0]))),
+    }

@@ -205,18 +205,33 @@ class WorkerProcesses:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.files: list[Any] = []
 
-    def start(self, *extra: str, new_session: bool = False) -> subprocess.Popen[bytes]:
-        """Start a worker named `…-<index>`; `new_session` puts it and its work-horses in their own group."""
+    def start(
+        self, *extra: str, new_session: bool = False, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a worker named `…-<index>`; `new_session` puts it and its work-horses in their own group.
+
+        `env` overrides variables for this worker only (e.g. its own CACHE_DIR: another machine).
+        """
         index = len(self.processes)
         log = open(self.logdir / f"worker-{index}.log", "wb")  # noqa: SIM115 - closed with the process
         name = f"test-worker-{time.time_ns()}-{index}"
         timings = ["--maintenance-interval", "2", "--job-monitoring-interval", "1", "--worker-ttl", "20"]
         args = [sys.executable, "worker.py", "--name", name, *timings, *extra]
-        process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(args, cwd=ROOT, env=self.env | (env or {}), stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=new_session)  # fmt: skip
         self.processes.append(process)
         self.files.append(log)
         return process
+
+    def log_of(self, process: subprocess.Popen[bytes]) -> str:
+        """Return what one worker wrote so far."""
+        index = self.processes.index(process)
+        return (self.logdir / f"worker-{index}.log").read_text(errors="replace")
+
+    def stop_one(self, process: subprocess.Popen[bytes]) -> None:
+        """Stop one worker (SIGTERM: a warm shutdown) and wait for it."""
+        process.terminate()
+        process.wait(timeout=30)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("worker-*.log")))

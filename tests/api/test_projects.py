@@ -123,6 +123,7 @@ def test_index_lists_every_route(client: Any, app: Any) -> None:
     body = client.get("/").get_json()
     assert body["message"] == "Project Tracker Backend API"
     assert body["redis_available"] is False
+    assert body["dashboard"] == "/dashboard"
     assert body["endpoints"]["GET /api/projects"] == "List every visible project with its metrics."
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(("/docs", "/openapi", "/static")):

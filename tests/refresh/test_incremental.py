@@ -52,11 +52,13 @@ def test_warm_refresh_costs_no_charged_call_and_no_recount(
 
     assert github.charged_calls() == []
     conditional = github.uncharged_calls()
-    assert {c.path for c in conditional} == {"/user", "/user/repos", "/repos/octo-owner/sample/languages"}
+    # Issue 11: the unchanged list (304) says nothing was pushed: no languages call, no git, no job.
+    assert {c.path for c in conditional} == {"/user", "/user/repos"}
     assert all(c.if_none_match and c.status == 304 for c in conditional)
     after = stored(app)
     assert after[:2] == before[:2]
-    assert "octo-owner/sample: history unchanged (+0/-0), loc unchanged" in caplog.text
+    assert "octo-owner/sample: history" not in caplog.text
+    assert after[2].last_refreshed_at > before[2].last_refreshed_at
 
 
 def test_one_new_commit_reads_one_commit_and_counts_one_blob(
@@ -99,6 +101,7 @@ def test_force_push_rewrite_is_reconciled(
     repo.write("README.md", "# Sample, rewritten\n")
     rewritten = repo.commit("Rewrite the tip", at=datetime(2024, 3, 8, 12, 0, tzinfo=UTC))
     repo.publish()
+    github.update_repo("sample", pushed_at=datetime(2024, 3, 8, 12, 0, 5, tzinfo=UTC))
     caplog.set_level(logging.INFO)
 
     assert refresh(client)["status"] == "completed"

@@ -52,9 +52,20 @@ def _parse_cgi(output: bytes) -> GitAnswer:
 
 
 def run_http_backend(
-    git_dir: Path, rest: str, method: str, query: str, headers: Mapping[str, str], body: bytes
+    git_dir: Path,
+    rest: str,
+    method: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    allow_filter: bool = True,
 ) -> GitAnswer:
-    """Run `git http-backend` for one request on a local repository (bare or with a work tree)."""
+    """Run `git http-backend` for one request on a local repository (bare or with a work tree).
+
+    Like GitHub, partial clones (`--filter`) and fetches of any object by id are allowed unless
+    `allow_filter` is False (a server that refuses filters).
+    """
     if (git_dir / ".git").is_dir():
         git_dir = git_dir / ".git"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -71,6 +82,14 @@ def run_http_backend(
         GIT_PROTOCOL=headers.get("git-protocol", ""),
         HTTP_CONTENT_ENCODING=headers.get("content-encoding", ""),
     )
+    if allow_filter:
+        env.update(
+            GIT_CONFIG_COUNT="2",
+            GIT_CONFIG_KEY_0="uploadpack.allowFilter",
+            GIT_CONFIG_VALUE_0="true",
+            GIT_CONFIG_KEY_1="uploadpack.allowAnySHA1InWant",
+            GIT_CONFIG_VALUE_1="true",
+        )
     result = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=120, check=False)
     if result.returncode != 0 and not result.stdout:
         return 500, [("Content-Type", "text/plain")], result.stderr

@@ -181,7 +181,8 @@ class _Handler(BaseHTTPRequestHandler):
         anonymous_ok = standin.git_anonymous_public and not repo.private
         if not anonymous_ok and basic_password(req.headers.get("authorization")) != standin.token:
             return GIT_UNAUTHORIZED
-        return run_http_backend(repo.git_dir, match.group("rest"), req.method, req.query_string, req.headers, req.body)
+        return run_http_backend(repo.git_dir, match.group("rest"), req.method, req.query_string, req.headers, req.body,
+                                allow_filter=repo.allow_filter)  # fmt: skip
 
     def _write(self, status: int, pairs: list[tuple[str, str]], raw: bytes, chunked: bool) -> None:
         self.send_response_only(status, HTTPStatus(status).phrase)

@@ -51,6 +51,7 @@ class Repo:
     default_branch: str = "main"
     clone_url: str | None = None  # default: the stand-in's own http URL, served when git_dir is set
     git_dir: Path | None = None  # a local repository served by `git http-backend`
+    allow_filter: bool = True  # False: the server refuses partial clone filters
     size: int = 0
     stargazers_count: int = 0
     forks_count: int = 0

@@ -1,0 +1,182 @@
+"""Stream commit records out of `git log` in bounded batches, never holding the whole output.
+
+One git process per chunk of the sha list (parallel on several cores); each is read as it
+writes, parsed token by token, and its records are handed over in batches through a bounded
+queue, so memory stays flat however long the history is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+
+from analysis.gitcmd import GitError, Mirror, as_mirror, base_env
+from analysis.gitlog import LOG_ARGS, MIN_CHUNK, SHA_RE, Repo, _check_revs, _rev_list, split_chunks
+from analysis.numstat import CommitRecord, excluded_set, iter_log
+from infra.redaction import redact
+
+BATCH = 2000
+READ_BYTES = 1 << 20
+QUEUE_BATCHES = 4
+_DONE = object()
+
+
+def stream_commits(
+    repo: Repo, revs: list[str], excluded_dirs: Iterable[str], jobs: int = 1, *, batch: int = BATCH
+) -> Iterator[list[CommitRecord]]:
+    """Yield the commits `git log <revs>` shows in batches (order across batches unspecified with jobs > 1)."""
+    mirror = as_mirror(repo)
+    revs = _check_revs(revs)
+    if not revs:
+        return
+    if jobs <= 1:
+        yield from _batches(_log(mirror, [*LOG_ARGS, "--end-of-options", *revs, "--"], None, excluded_dirs), batch)
+        return
+    yield from stream_commits_by_sha(mirror, _rev_list(mirror, revs), excluded_dirs, jobs, batch=batch)
+
+
+def stream_commits_by_sha(
+    repo: Repo,
+    shas: Iterable[str],
+    excluded_dirs: Iterable[str],
+    jobs: int = 1,
+    *,
+    batch: int = BATCH,
+    min_chunk: int = MIN_CHUNK,
+) -> Iterator[list[CommitRecord]]:
+    """Yield the records of exactly these commits in batches, read by up to `jobs` git processes."""
+    mirror = as_mirror(repo)
+    wanted = list(dict.fromkeys(shas))
+    for sha in wanted:
+        if not SHA_RE.fullmatch(sha):
+            raise ValueError(f"invalid commit sha {sha!r}")
+    excluded = excluded_set(excluded_dirs)
+    chunks = split_chunks(wanted, jobs, min_chunk)
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            yield from _batches(_log_shas(mirror, chunk, excluded), batch)
+        return
+    yield from _parallel(mirror, chunks, excluded, batch)
+
+
+def _parallel(mirror: Mirror, chunks: list[list[str]], excluded: Iterable[str], batch: int) -> Iterator[list]:
+    """Read chunks in threads; yield their batches from a bounded queue; re-raise a reader's error."""
+    handoff: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+    stop = threading.Event()
+
+    def read(chunk: list[str]) -> None:
+        try:
+            for part in _batches(_log_shas(mirror, chunk, excluded), batch):
+                while not stop.is_set():
+                    try:
+                        handoff.put(part, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            handoff.put(error)
+
+    threads = [threading.Thread(target=read, args=(chunk,), daemon=True) for chunk in chunks]
+    for thread in threads:
+        thread.start()
+    finished = 0
+    try:
+        while finished < len(threads):
+            item = handoff.get()
+            if item is _DONE:
+                finished += 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                handoff.get_nowait()
+        for thread in threads:
+            thread.join(timeout=5)
+
+
+def _log_shas(mirror: Mirror, shas: list[str], excluded: Iterable[str]) -> Iterator[CommitRecord]:
+    if not shas:
+        return iter(())
+    data = "".join(f"{sha}\n" for sha in shas).encode()
+    return _log(mirror, [*LOG_ARGS, "--no-walk=unsorted", "--stdin"], data, excluded)
+
+
+def _batches(records: Iterator[CommitRecord], size: int) -> Iterator[list[CommitRecord]]:
+    batch: list[CommitRecord] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _log(mirror: Mirror, args: list[str], stdin: bytes | None, excluded: Iterable[str]) -> Iterator[CommitRecord]:
+    """Run git with `args` in the mirror and parse its output while it runs."""
+    argv = ["git", f"--git-dir={mirror.path}", *args]
+    env = base_env() | (mirror.remote_env or {})
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(argv, cwd=mirror.path, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=errors, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + mirror.timeout
+        timer = threading.Timer(mirror.timeout, _kill, args=(proc,))
+        timer.start()
+        try:
+            if stdin:
+                feeder = threading.Thread(target=_feed, args=(proc, stdin), daemon=True)
+                feeder.start()
+            assert proc.stdout is not None
+            yield from iter_log(_tokens(proc.stdout), excluded)
+            code = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                _kill(proc)
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if time.monotonic() >= deadline:
+            raise GitError(f"git log timed out after {mirror.timeout:g} s")
+        if code != 0:
+            errors.seek(0)
+            detail = redact(errors.read(64 * 1024).decode("utf-8", "replace").strip(), list(mirror.secrets))
+            raise GitError(f"git log failed (exit {code}): {detail}")
+
+
+def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    assert proc.stdin is not None
+    with contextlib.suppress(BrokenPipeError, OSError):
+        proc.stdin.write(data)
+    with contextlib.suppress(BrokenPipeError, OSError):
+        proc.stdin.close()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _tokens(stream) -> Iterator[str]:
+    """Yield the NUL-separated tokens of a byte stream, decoded as UTF-8 (invalid bytes → U+FFFD)."""
+    tail = b""
+    while chunk := stream.read(READ_BYTES):
+        parts = (tail + chunk).split(b"\0")
+        tail = parts.pop()
+        for part in parts:
+            yield part.decode("utf-8", "replace")
+    yield tail.decode("utf-8", "replace")
