@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import errors, http_cache
 from infra import telemetry
-from infra.extensions import cors, db, install_sqlite_pragmas, migrate
+from infra.admin import instance_admin_token
+from infra.extensions import cors, db, install_sqlite_pragmas, limiter, migrate
 from infra.redaction import install_log_redaction
-from infra.runtime import EXTENSION_KEY, build_runtime
+from infra.runtime import EXTENSION_KEY, RedisUnreachable, build_runtime
 from models import render_item
 from settings import Settings
 
@@ -84,8 +86,17 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
     app.json.sort_keys = False  # keep the documented field order (seed 003's keys first, …)
     settings = _settings_for(app, config)
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    generated_in = None
+    if not settings.admin_token:
+        # Secure by default: writes and private repositories need a token even when none was configured.
+        token, generated_in = instance_admin_token(settings.instance_path)
+        settings = settings.model_copy(update={"admin_token": token})
     configure_logging(settings)
     _flask_config(app, settings)
+    if settings.trusted_proxies:
+        # Client addresses (and scheme/host) from X-Forwarded-* only through this many trusted hops.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     install_sqlite_pragmas()
     db.init_app(app)
@@ -96,6 +107,8 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
         app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True, render_item=render_item
     )
     cors.init_app(app, resources={r"/*": {"origins": list(settings.cors_origins)}})
+    app.config["RATELIMIT_STORAGE_URI"] = settings.redis_url or "memory://"
+    limiter.init_app(app)
     errors.init_app(app)
     http_cache.init_app(app)
 
@@ -106,8 +119,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> APIFlask:
     from cli import commands
 
     commands.init_app(app)
-    if not settings.admin_token:
-        log.warning("ADMIN_TOKEN is not set: write endpoints are open to anyone who can reach the service")
+    if generated_in is not None:
+        log.warning(
+            "ADMIN_TOKEN is not set: using the generated admin token stored in %s (writes need it)", generated_in
+        )
     return app
 
 
@@ -128,7 +143,11 @@ def start_embedded_services(app: APIFlask) -> None:
 def __getattr__(name: str) -> Any:
     # `gunicorn app:app` and `flask --app app` look this attribute up: build it then, once.
     if name == "app":
-        application = create_app()
+        try:
+            application = create_app()
+        except RedisUnreachable as exc:
+            log.critical("%s", exc)
+            raise SystemExit(f"project-tracker cannot start: {exc}") from None
         globals()["app"] = application
         return application
     raise AttributeError(name)

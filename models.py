@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -155,6 +156,8 @@ class Project(db.Model):
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a private repository's metadata and metrics (never its commits or events) shown to anyone
+    public_metrics: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # bookkeeping

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import request
-
+from infra.admin import request_is_admin
 from infra.errors import APIError
 from infra.runtime import current_settings
 
@@ -18,30 +16,26 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="project-tracker"'}
 SECURITY_SCHEME = "AdminToken"
 
 
-def presented_token() -> str | None:
-    """Return the bearer token of the current request, if any."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
 def is_admin() -> bool:
     """Tell whether the request may write: no ADMIN_TOKEN configured, or the right one presented."""
-    expected = current_settings().admin_token
-    if not expected:
-        return True
-    token = presented_token()
-    if token is None:
-        return False
-    return hmac.compare_digest(token.encode(), expected.encode())
+    return request_is_admin()
 
 
 def check_admin() -> None:
     """Raise 401 with a challenge unless the request carries the admin token."""
     if not is_admin():
         raise APIError(401, "Missing or invalid admin token", headers=CHALLENGE)
+
+
+LIMITED = {429: "Too many requests from this client: see Retry-After (the admin token is not limited)"}
+
+
+def refresh_limit() -> str:
+    return current_settings().rate_limit_refresh
+
+
+def costly_limit() -> str:
+    return current_settings().rate_limit_costly
 
 
 def admin_required(view: F) -> F:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from functools import cache
 from pathlib import Path
@@ -60,7 +61,7 @@ def event_avg_time(query: AvgTimeQuery) -> str:
 
 
 def _of_type(filters: queries.EventFilter, kind: str) -> queries.EventFilter:
-    return queries.EventFilter(kind, filters.action, filters.repository_name, filters.since)
+    return dataclasses.replace(filters, event_type=kind)
 
 
 @bp.get("/charts/events-total-count")
@@ -85,7 +86,7 @@ def loc_by_language() -> str:
 @bp.doc(responses={**HTML, 404: "Project not found"})
 def commits_per_week(name: str) -> str:
     """Chart a project's commits per week."""
-    project = find_project(name)
+    project = find_project(name, detail=True)
     figure = figures.commits_per_week_figure(series.commits_per_week(project.id))
     return page(f"Commits per week: {project.full_name}", figure, f"No commits recorded for {project.full_name} yet.")
 
@@ -94,7 +95,7 @@ def commits_per_week(name: str) -> str:
 @bp.doc(responses={**HTML, 404: "Project not found"})
 def stars(name: str) -> str:
     """Chart a project's stars over time, from its recorded history."""
-    project = find_project(name)
+    project = find_project(name, detail=True)
     figure = figures.stars_figure(series.stars_history(project))
     empty = f"No star history recorded for {project.full_name} yet (it has {project.stars or 0} stars now)."
     return page(f"Stars over time: {project.full_name}", figure, empty)

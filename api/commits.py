@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from functools import wraps
 from typing import Any, Literal
 
 from apiflask import APIBlueprint
+from flask import request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from api.auth import SECURITY_SCHEME, admin_required
+from api.auth import LIMITED, SECURITY_SCHEME, admin_required, costly_limit
 from api.fields import query_text
 from api.refresh import RefreshStarted, started_json
+from infra.admin import request_is_admin
+from infra.errors import validation_error
+from infra.extensions import limiter
 from models import MAX_INT32
 from refresh import lifecycle, resets
 from refresh.tracking import get_repository
-from reports import commit_stats
+from reports import commit_stats, projects
 from reports.commit_stats import CommitFilter
 
 bp = APIBlueprint("commits", __name__, tag="Commits")
@@ -120,18 +125,25 @@ class ResetOut(RefreshStarted):
 @bp.doc(responses={404: "Repository not found"})
 def list_commits(repo_id: int, query: CommitsQuery) -> dict[str, Any]:
     """List a repository's commits, newest first, with cursor pagination."""
-    project = get_repository(repo_id)
+    project = projects.readable_repository(repo_id, detail=True)
     return commit_stats.commit_page(project, query.window(), query.limit, query.cursor)
 
 
+def cheap_contributors() -> bool:
+    """Tell whether a contributors request escapes the costly-read limit: the admin's, or one repository's."""
+    return request_is_admin() or bool(request.args.get("repo"))
+
+
 @bp.get("/api/commits/top-contributors")
+@limiter.limit(costly_limit, exempt_when=cheap_contributors)
 @bp.input(ContributorsQuery, location="query", arg_name="query")
 @bp.output(ContributorsOut)
+@bp.doc(responses={404: "Repository not found (the `repo` filter)", **LIMITED})
 def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
     """Rank authors by commits, across all repositories or one."""
     if query.repo is not None:
-        get_repository(query.repo)
-    return commit_stats.top_contributors(query.limit, query.repo)
+        projects.readable_repository(query.repo, detail=True)
+    return commit_stats.top_contributors(query.limit, query.repo, projects.detailed_ids())
 
 
 @bp.get("/api/repos/<int:repo_id>/activity")
@@ -140,12 +152,25 @@ def top_contributors(query: ContributorsQuery) -> dict[str, Any]:
 @bp.doc(responses={404: "Repository not found"})
 def repo_activity(repo_id: int, query: ActivityQuery) -> dict[str, Any]:
     """Sum a repository's commits, additions and deletions per day, week or month."""
-    project = get_repository(repo_id)
+    project = projects.readable_repository(repo_id, detail=True)
     return commit_stats.activity(project, query.bucket, query.window())
+
+
+def body_required(view: Any) -> Any:
+    """Answer 422 (the documented validation error), not 400, when the JSON body is missing altogether."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not request.get_data(cache=True).strip():
+            raise validation_error([("reset_from", "Field required")])
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 @bp.post("/api/repos/<int:repo_id>/reset-collection-date")
 @admin_required
+@body_required
 @bp.input(ResetBody, arg_name="body")
 @bp.output(ResetOut, status_code=202)
 @bp.doc(

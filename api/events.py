@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
+from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from analysis import metrics
+from api.auth import LIMITED, costly_limit
 from api.fields import query_text
 from events import queries
 from events.kinds import EventType
 from events.queries import EventFilter
-from infra.extensions import db
+from infra.admin import request_is_admin
+from infra.extensions import db, limiter
 from models import MAX_INT32, EventSource
+from reports import projects
 
 bp = APIBlueprint("events", __name__, tag="Events")
 MAX_OFFSET = 10**10  # seconds (~317 years): a window start far before GitHub, still a valid date
@@ -28,8 +32,22 @@ class FilterQuery(BaseModel):
     repository_name: query_text(140) | None = Field(None, description="Exact `owner/name`.")  # type: ignore[valid-type]
 
     def filters(self, **extra: Any) -> EventFilter:
-        """Return these filters for queries."""
-        return EventFilter(action=self.action, repository_name=self.repository_name, **extra)
+        """Return these filters for queries, leaving out the repositories the reader may not see."""
+        return EventFilter(action=self.action, repository_name=self.repository_name, **readable(), **extra)
+
+
+def readable() -> dict[str, frozenset[Any]]:
+    """Return the EventFilter fields that leave out the events of repositories the reader may not see."""
+    return {
+        "hidden_names": frozenset(projects.concealed_names()),
+        "hidden_repo_ids": frozenset(projects.concealed_github_ids()),
+    }
+
+
+def source_readable(key: str, path: str, hidden: set[str]) -> bool:
+    """Tell whether an event source names none of the repositories the reader may not see."""
+    text = f"{key} {path}".lower()
+    return not any(name in text for name in hidden)
 
 
 class AvgTimeQuery(FilterQuery):
@@ -114,9 +132,25 @@ def since(offset: int | None) -> Any:
     return queries.window_start(offset) if offset else None
 
 
+DEEP_OFFSET = 1000  # events skipped by a page beyond which an anonymous list is a costly read
+
+
+def shallow_page() -> bool:
+    """Tell whether an event list escapes the costly-read limit: the admin's, or within the first DEEP_OFFSET events."""
+    if request_is_admin():
+        return True
+    try:
+        page, per_page = int(request.args.get("page", 1)), int(request.args.get("per_page", 50))
+    except ValueError:
+        return True  # refused with 422 anyway
+    return (page - 1) * per_page < DEEP_OFFSET
+
+
 @bp.get("/api/events")
+@limiter.limit(costly_limit, exempt_when=shallow_page)
 @bp.input(ListQuery, location="query", arg_name="query")
 @bp.output(EventPage)
+@bp.doc(responses=LIMITED)
 def list_events(query: ListQuery) -> dict[str, Any]:
     """List stored events, newest first, filtered and paginated."""
     filters = query.filters(event_type=query.event_type, since=since(query.offset))
@@ -144,14 +178,17 @@ def total_count(query: TotalCountQuery) -> dict[str, Any]:
 @bp.output(MultipleReposOut)
 def multiple_events_repos(query: MultipleReposQuery) -> dict[str, Any]:
     """List repositories with more than `minimal_events_count` events of a type."""
-    return queries.multiple_events_repos(query.event_type, query.minimal_events_count)
+    filters = EventFilter(event_type=query.event_type, **readable())
+    return queries.multiple_events_repos(filters, query.minimal_events_count)
 
 
 @bp.get("/api/events/sources")
 @bp.output(list[SourceOut])
 def list_sources() -> list[dict[str, Any]]:
     """List the polled event sources with their last outcome."""
-    sources = db.session.scalars(select(EventSource).order_by(EventSource.key))
+    hidden = projects.concealed_names()
+    found = db.session.scalars(select(EventSource).order_by(EventSource.key))
+    sources = [s for s in found if source_readable(s.key, s.path, hidden)]
     return [
         {
             "key": s.key,

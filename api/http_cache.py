@@ -31,7 +31,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.http import parse_etags
 
-from api.auth import is_admin, presented_token
+from api.auth import is_admin
+from infra.admin import presented_token
 from infra.runtime import current_settings
 
 EXTENSION_KEY = "http_cache"

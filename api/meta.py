@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gh.access import rate_governor
 from infra.extensions import db
-from infra.runtime import runtime
+from infra.runtime import redis_up, runtime
 from reports import prometheus
 
 bp = APIBlueprint("meta", __name__, tag="Service")
@@ -30,7 +30,10 @@ class IndexOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str = Field(description='"healthy" when the service can serve, else "unhealthy".')
+    status: str = Field(
+        description='"healthy" when the service can serve; "degraded" (still 200) when the configured Redis is down '
+        '(reads work, refreshes answer 503); "unhealthy" (503) when the database is unreachable.'
+    )
     database: str
     queue: dict[str, Any]
     github: dict[str, Any]
@@ -87,14 +90,17 @@ def health() -> tuple[dict[str, Any], int]:
     """Report whether the service can serve, with queue and GitHub rate-limit state."""
     rt = runtime()
     database = database_state()
+    queue_up = redis_up(rt) is not False
+    status = "unhealthy" if database != "ok" else "healthy" if queue_up else "degraded"
     body = {
-        "status": "healthy" if database == "ok" else "unhealthy",
+        "status": status,
         "database": database,
         "queue": rt.tasks.describe(),
         "github": {
             "api_url": rt.settings.github_api_url,
             "token_configured": bool(rt.settings.github_token),
-            "rate_limit": rate_governor(rt).snapshot(),
+            # The rate-limit state is shared through Redis: unknown while it is down.
+            "rate_limit": rate_governor(rt).snapshot() if queue_up else {"error": "Redis unreachable"},
         },
         "version": current_app.config.get("VERSION", ""),
     }

@@ -72,7 +72,7 @@ class RepoCreate(BaseModel):
     )
 
 
-EDITABLE = ("display_name", "description_override", "tags", "featured", "hidden", "paused")
+EDITABLE = ("display_name", "description_override", "tags", "featured", "hidden", "paused", "public_metrics")
 
 
 class _Editable(BaseModel):
@@ -126,6 +126,12 @@ class _PatchFields(_Editable):
         False, description="Left out of /api/projects and /api/metrics.", json_schema_extra=_unchanged_when_absent
     )
     paused: bool = Field(False, description="Skipped by full refreshes.", json_schema_extra=_unchanged_when_absent)
+    public_metrics: bool = Field(
+        False,
+        description="Show a private repository's metadata and metrics (never its commits, authors, history or "
+        "events) to readers without the admin token.",
+        json_schema_extra=_unchanged_when_absent,
+    )
 
 
 class _PutFields(_Editable):
@@ -137,6 +143,7 @@ class _PutFields(_Editable):
     featured: bool
     hidden: bool
     paused: bool
+    public_metrics: bool = Field(False, description="Private metrics shown to anyone; false when absent.")
 
 
 class RepoOut(BaseModel):
@@ -183,6 +190,7 @@ class RepoOut(BaseModel):
     featured: bool
     hidden: bool
     paused: bool
+    public_metrics: bool = Field(description="A private repository's metadata and metrics are shown to anyone.")
     metadata_checked_at: str | None
     last_refreshed_at: str | None
     last_error: str | None

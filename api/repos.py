@@ -59,7 +59,7 @@ def add_repo(body: RepoCreate) -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.output(RepoPage)
 def list_repos(query: ListQuery) -> tuple[dict[str, Any], int, dict[str, str]]:
     """List tracked repositories, filtered, sorted and paginated."""
-    page = tracking.list_repositories(tracking.Listing(**query.model_dump()))
+    page = tracking.list_repositories(tracking.Listing(**query.model_dump()), projects.listed_condition())
     body, headers = page_json(page, [projects.repository_json(p) for p in page.items])
     return body, 200, headers
 
@@ -69,7 +69,7 @@ def list_repos(query: ListQuery) -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.doc(responses=NOT_FOUND)
 def get_repo(repo_id: int) -> dict[str, Any]:
     """Return one tracked repository."""
-    return projects.repository_json(tracking.get_repository(repo_id))
+    return projects.repository_json(projects.readable_repository(repo_id))
 
 
 @bp.patch("/api/repos/<int:repo_id>")
@@ -118,7 +118,7 @@ def refresh_repo(repo_id: int) -> dict[str, Any]:
 @bp.doc(responses=NOT_FOUND)
 def repo_history_page(repo_id: int, query: HistoryQuery) -> tuple[dict[str, Any], int, dict[str, str]]:
     """List what refreshes saw change on a repository, newest first."""
-    project = tracking.get_repository(repo_id)
+    project = projects.readable_repository(repo_id, detail=True)
     types = query.type.split(",") if query.type else []
     page = history.history_page(project, types, query.page, query.per_page)
     body, headers = page_json(page, page.items)
@@ -130,7 +130,7 @@ def repo_history_page(repo_id: int, query: HistoryQuery) -> tuple[dict[str, Any]
 @bp.doc(responses=NOT_FOUND)
 def stars_series(repo_id: int) -> dict[str, Any]:
     """Return a repository's stars over time."""
-    return history.series(tracking.get_repository(repo_id), "stars")
+    return history.series(projects.readable_repository(repo_id, detail=True), "stars")
 
 
 @bp.get("/api/repos/<int:repo_id>/history/forks")
@@ -138,4 +138,4 @@ def stars_series(repo_id: int) -> dict[str, Any]:
 @bp.doc(responses=NOT_FOUND)
 def forks_series(repo_id: int) -> dict[str, Any]:
     """Return a repository's forks over time."""
-    return history.series(tracking.get_repository(repo_id), "forks")
+    return history.series(projects.readable_repository(repo_id, detail=True), "forks")

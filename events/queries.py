@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from analysis import metrics
 from events import hours
@@ -32,10 +32,17 @@ class EventFilter:
     action: str | None = None
     repository_name: str | None = None
     since: datetime | None = None
+    # events of these repositories (lower-case `owner/name`, GitHub ids) are left out: the reader may not see them
+    hidden_names: frozenset[str] = frozenset()
+    hidden_repo_ids: frozenset[int] = frozenset()
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """Return the WHERE clauses of these filters."""
         where: list[ColumnElement[bool]] = []
+        if self.hidden_names:
+            where.append(or_(Event.repo_name.is_(None), func.lower(Event.repo_name).not_in(sorted(self.hidden_names))))
+        if self.hidden_repo_ids:
+            where.append(or_(Event.repo_id.is_(None), Event.repo_id.not_in(sorted(self.hidden_repo_ids))))
         if self.event_type is not None:
             where.append(Event.type == self.event_type)
         if self.action is not None:
@@ -171,12 +178,13 @@ def total_count(filters: EventFilter) -> dict[str, Any]:
     }
 
 
-def multiple_events_repos(event_type: str, minimal_events_count: int) -> dict[str, Any]:
+def multiple_events_repos(filters: EventFilter, minimal_events_count: int) -> dict[str, Any]:
     """Return repositories with strictly more than `minimal_events_count` events of a type (busiest first)."""
+    event_type = filters.event_type
     count = func.count().label("n")
     query = (
         select(Event.repo_name, count)
-        .where(Event.type == event_type, Event.repo_name.is_not(None))
+        .where(*filters.conditions(), Event.repo_name.is_not(None))
         .group_by(Event.repo_name)
         .having(func.count() > minimal_events_count)
         .order_by(count.desc(), Event.repo_name)

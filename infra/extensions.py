@@ -3,6 +3,8 @@
 from typing import Any
 
 from flask_cors import CORS
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, Table
@@ -26,6 +28,9 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 cors = CORS()
+# Per-client limits (the client address, through TRUSTED_PROXIES hops) on public costly routes;
+# the routes say which limit and exempt the admin token. Storage: Redis with REDIS_URL, else memory.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True, swallow_errors=True)
 
 
 def conflict_insert(dialect_name: str, table: Table) -> Any:

@@ -36,23 +36,40 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def connect_redis(url: str) -> Redis | None:
-    """Return a Redis client when the server answers, else None (logged)."""
+class RedisUnreachable(RuntimeError):
+    """REDIS_URL is set but its server does not answer at start."""
+
+
+def connect_redis(url: str) -> Redis:
+    """Return a Redis client whose server answers, else raise RedisUnreachable (no secret in the message)."""
     client = Redis.from_url(url, socket_connect_timeout=3, health_check_interval=30)
     try:
         client.ping()
     except RedisError as exc:
-        log.warning("Redis unreachable (%s): jobs will run in a background thread", type(exc).__name__)
-        return None
+        # A silent in-process fallback would split de-duplication across gunicorn workers: refuse to start.
+        raise RedisUnreachable(
+            f"REDIS_URL is set but Redis does not answer ({type(exc).__name__}): start Redis, fix REDIS_URL, "
+            "or unset it to run jobs in the web process"
+        ) from None
     return client
 
 
 def build_runtime(app: Flask, settings: Settings) -> Runtime:
-    """Choose RQ (Redis reachable) or the embedded thread queue."""
-    redis = connect_redis(settings.redis_url) if settings.redis_url else None
-    if redis is not None:
+    """Choose RQ (REDIS_URL set: Redis must answer) or the embedded thread queue (REDIS_URL unset)."""
+    if settings.redis_url:
+        redis = connect_redis(settings.redis_url)
         return Runtime(settings=settings, tasks=RQTaskQueue(redis, settings), redis=redis)
     return Runtime(settings=settings, tasks=ThreadTaskQueue(app))
+
+
+def redis_up(rt: Runtime) -> bool | None:
+    """Tell whether the configured Redis answers now (None in the embedded mode, which has none)."""
+    if rt.redis is None:
+        return None
+    try:
+        return bool(rt.redis.ping())
+    except RedisError:
+        return False
 
 
 def runtime(app: Flask | None = None) -> Runtime:

@@ -52,8 +52,9 @@ def active_job(key: str) -> RefreshJob | None:
 
 def _recent_completed(key_scope: str, project_id: int | None, seconds: int) -> RefreshJob | None:
     since = utcnow() - timedelta(seconds=seconds)
+    # Failed jobs count too: a plan that keeps failing must not start a new job on every call.
     query = select(RefreshJob).where(
-        RefreshJob.status == JOB_COMPLETED,
+        RefreshJob.status.in_((JOB_COMPLETED, JOB_FAILED)),
         RefreshJob.scope == key_scope,
         RefreshJob.completed_at >= since,
     )
@@ -63,7 +64,7 @@ def _recent_completed(key_scope: str, project_id: int | None, seconds: int) -> R
 
 
 def start_refresh(*, trigger: str, project: Project | None = None, cooldown: int = 0) -> tuple[RefreshJob, str]:
-    """Start a refresh, or return the one already running (or, within `cooldown` s, just finished).
+    """Start a refresh, or return the one already running (or, within `cooldown` s, just completed or failed).
 
     Returns the job and what happened: "started", "running" or "recent".
     """

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, literal, nulls_last, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, delete, exists, func, literal, nulls_last, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
@@ -281,11 +281,12 @@ def _filtered(listing: Listing) -> Select[tuple[Project]]:
     return query
 
 
-def list_repositories(listing: Listing) -> Page:
+def list_repositories(listing: Listing, visible: ColumnElement[bool] | None = None) -> Page:
     """Return one page of tracked repositories, filtered and sorted."""
     descending = (listing.direction or ("asc" if listing.sort == "name" else "desc")) == "desc"
     order = [nulls_last(c.desc()) if descending else nulls_last(c.asc()) for c in SORT_COLUMNS[listing.sort]]
-    return paginate(_filtered(listing), [*order, Project.id], listing.page, listing.per_page)
+    query = _filtered(listing) if visible is None else _filtered(listing).where(visible)
+    return paginate(query, [*order, Project.id], listing.page, listing.per_page)
 
 
 def update_repository(repo_id: int, changes: Mapping[str, Any]) -> Project:

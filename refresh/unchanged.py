@@ -34,4 +34,5 @@ def is_unchanged(project: Project, settings: Settings) -> bool:
         and project.synced_rules == rules_key(settings)
         and project.head_sha is not None
         and project.last_error is None
+        and project.authored_loc is not None  # counted before authored lines existed: recount once
     )

@@ -87,8 +87,11 @@ def commit_page(project: Project, where: CommitFilter, limit: int, cursor: str |
     }
 
 
-def top_contributors(limit: int, project_id: int | None) -> dict[str, Any]:
-    """Rank authors by commits (identities merged by .mailmap when the history was read)."""
+def top_contributors(limit: int, project_id: int | None, readable_ids: Any = None) -> dict[str, Any]:
+    """Rank authors by commits (identities merged by .mailmap when the history was read).
+
+    `readable_ids` (a subquery of project ids) limits the ranking to the projects the reader may see.
+    """
     email = func.lower(Commit.author_email)
     query: Select[Any] = select(
         email.label("email"),
@@ -101,6 +104,8 @@ def top_contributors(limit: int, project_id: int | None) -> dict[str, Any]:
     ).group_by(email)
     if project_id is not None:
         query = query.where(Commit.project_id == project_id)
+    if readable_ids is not None:
+        query = query.where(Commit.project_id.in_(readable_ids))
     query = query.order_by(func.count(Commit.id).desc(), email).limit(limit)
     return {
         "repository_id": project_id,

@@ -1,5 +1,10 @@
 """Projects as readers see them: which are visible, one serializer for both JSON shapes, the rollup.
 
+The visibility rule lives here and only here. The admin token sees every project. Anyone else sees
+a project in full (metadata, metrics, commits, authors, history, events, job errors) only when it is
+public on GitHub and not hidden; a private, not hidden project whose owner set `public_metrics`
+shows its metadata and metrics (lists, rollup, its own page) but nothing of its history.
+
 `project_json` is the portfolio's shape (`/api/projects`, contract fields first); `repository_json`
 is the tracked-repository shape (`/api/repos`). Both build their shared keys in `_shared`, so a
 field is written once.
@@ -7,15 +12,18 @@ field is written once.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, nulls_last
+from sqlalchemy import ColumnElement, and_, func, nulls_last, or_, select, true
 from sqlalchemy.orm import load_only
 
 from analysis import metrics
+from infra.admin import request_is_admin
 from infra.errors import APIError
 from infra.extensions import db
-from models import Project
+from models import MAX_INT32, Project
 
 
 def _shared(project: Project) -> dict[str, Any]:
@@ -71,6 +79,7 @@ def repository_json(project: Project) -> dict[str, Any]:
         "github_created_at": metrics.iso(project.github_created_at),
         "description_override": project.description_override,
         "hidden": bool(project.hidden),
+        "public_metrics": bool(project.public_metrics),
         "paused": bool(project.paused),
         "metadata_checked_at": metrics.iso(project.metadata_checked_at),
         "last_error": project.last_error,
@@ -80,14 +89,92 @@ def repository_json(project: Project) -> dict[str, Any]:
     }
 
 
+def reader_is_admin() -> bool:
+    """Tell whether the current reader presented the admin token (or none is configured)."""
+    return request_is_admin()
+
+
+def detail_condition(admin: bool | None = None) -> ColumnElement[bool]:
+    """Return the condition of projects whose commits, authors, history and events the reader may see."""
+    if reader_is_admin() if admin is None else admin:
+        return true()
+    return and_(Project.private.is_(False), Project.hidden.is_(False))
+
+
+def listed_condition(admin: bool | None = None) -> ColumnElement[bool]:
+    """Return the condition of projects whose metadata and metrics the reader may see."""
+    if reader_is_admin() if admin is None else admin:
+        return true()
+    return and_(Project.hidden.is_(False), or_(Project.private.is_(False), Project.public_metrics.is_(True)))
+
+
+def detailed_ids() -> Any:
+    """Return a subquery of the ids of the projects the reader may see in detail."""
+    return select(Project.id).where(detail_condition()).scalar_subquery()
+
+
+def concealed_names() -> set[str]:
+    """Return the lower-case `owner/name` of every tracked project the reader may not see in detail."""
+    if reader_is_admin():
+        return set()
+    condition = or_(Project.private.is_(True), Project.hidden.is_(True))
+    return set(db.session.scalars(select(Project.full_name_key).where(condition)))
+
+
+def concealed_github_ids() -> set[int]:
+    """Return the GitHub ids of every tracked project the reader may not see in detail."""
+    if reader_is_admin():
+        return set()
+    condition = and_(or_(Project.private.is_(True), Project.hidden.is_(True)), Project.github_id.is_not(None))
+    return set(db.session.scalars(select(Project.github_id).where(condition)))
+
+
+@dataclass(frozen=True)
+class Concealed:
+    """What the current reader may not see of tracked repositories (nothing for the admin token)."""
+
+    ids: frozenset[int] = frozenset()
+    names: frozenset[str] = frozenset()
+    admin: bool = True
+
+    @classmethod
+    def of_reader(cls) -> Concealed:
+        """Return what the current reader may not see in detail."""
+        if reader_is_admin():
+            return cls()
+        rows = db.session.execute(select(Project.id, Project.full_name_key).where(~detail_condition(admin=False)))
+        pairs = list(rows)
+        return cls(frozenset(i for i, _ in pairs), frozenset(k for _, k in pairs), admin=False)
+
+    def shows(self, project_id: int | None, repository: str | None) -> bool:
+        """Tell whether a record about this repository may be shown (an untracked one only to the admin)."""
+        if self.admin:
+            return True
+        if project_id is None:
+            return False
+        return project_id not in self.ids and (repository or "").lower() not in self.names
+
+    def shows_job(self, project_id: int | None) -> bool:
+        """Tell whether a refresh job (of one repository, or of all when None) may be shown."""
+        return self.admin or project_id is None or project_id not in self.ids
+
+    def redact(self, text: str | None) -> str | None:
+        """Replace the concealed repositories' names in a message."""
+        if text is None or self.admin or not self.names:
+            return text
+        for name in sorted(self.names, key=len, reverse=True):
+            text = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", "(not shown)", text, flags=re.IGNORECASE)
+        return text
+
+
 def visible_projects(*, only: tuple[Any, ...] = ()) -> list[Project]:
-    """Return the projects the portfolio shows: not hidden, featured first, latest work first.
+    """Return the projects the portfolio shows to this reader: not hidden, featured first, latest work first.
 
     `only` names the columns to load (others load when read), for readers that need a few.
     """
     query = (
         db.select(Project)
-        .where(Project.hidden.is_(False))
+        .where(Project.hidden.is_(False), listed_condition())
         .order_by(Project.featured.desc(), nulls_last(Project.last_commit_date.desc()), Project.name, Project.owner)
     )
     if only:
@@ -95,14 +182,19 @@ def visible_projects(*, only: tuple[Any, ...] = ()) -> list[Project]:
     return list(db.session.scalars(query))
 
 
-def find_project(name: str) -> Project:
-    """Find a visible project by repository name, or by `owner/name` when names collide."""
+def find_project(name: str, detail: bool = False) -> Project:
+    """Find a visible project by repository name, or by `owner/name` when names collide.
+
+    With `detail`, only a project whose commits and history the reader may see is found.
+    """
     if "/" in name:
         owner, _, repo = name.partition("/")
         condition = Project.full_name_key == f"{owner}/{repo}".lower()
     else:
         condition = func.lower(Project.name) == name.lower()
-    matches = list(db.session.scalars(db.select(Project).where(condition, Project.hidden.is_(False))))
+    visible = detail_condition() if detail else listed_condition()
+    query = db.select(Project).where(condition, Project.hidden.is_(False), visible)
+    matches = list(db.session.scalars(query))
     if not matches:
         raise APIError(404, "Project not found")
     if len(matches) > 1:
@@ -114,6 +206,17 @@ def find_project(name: str) -> Project:
             details=[{"field": "name", "message": n} for n in names],
         )
     return matches[0]
+
+
+def readable_repository(repo_id: int, detail: bool = False) -> Project:
+    """Return a tracked repository the reader may see (in detail with `detail`), else 404."""
+    visible = detail_condition() if detail else listed_condition()
+    found = None
+    if 0 < repo_id <= MAX_INT32:
+        found = db.session.scalar(select(Project).where(Project.id == repo_id, visible))
+    if found is None:
+        raise APIError(404, "Repository not found")
+    return found
 
 
 def rollup(projects: list[Project]) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from gh.access import rate_governor
 from infra.extensions import db
-from infra.runtime import runtime
+from infra.runtime import redis_up, runtime
 from models import JOB_COMPLETED, Commit, Event, EventSource, Project, RefreshJob, WebhookCount
+from reports.projects import Concealed
 
 PREFIX = "project_tracker"
 JOB_STATUSES = ("queued", "running", "completed", "failed")
@@ -49,8 +50,10 @@ def _event_sources() -> Iterator[Metric]:
     family = GaugeMetricFamily(
         f"{PREFIX}_event_source_last_status", "HTTP status of the last poll of an events source.", labels=["source"]
     )
-    for key, status in db.session.execute(select(EventSource.key, EventSource.last_status)):
-        if status is not None:
+    hidden = Concealed.of_reader().names
+    rows = db.session.execute(select(EventSource.key, EventSource.path, EventSource.last_status))
+    for key, path, status in rows:
+        if status is not None and not any(name in f"{key} {path}".lower() for name in hidden):
             family.add_metric([key], status)
     yield family
 
@@ -88,7 +91,11 @@ class StateCollector:
         yield from _jobs()
         yield from _event_sources()
         yield from _webhooks()
-        yield from _github()
+        up = redis_up(runtime())
+        if up is not None:
+            yield GaugeMetricFamily(f"{PREFIX}_redis_up", "1 when the configured Redis answers.", value=int(up))
+        if up is not False:
+            yield from _github()
         queue = runtime().tasks.describe()
         pending = queue.get("queued_jobs", queue.get("active_jobs"))
         gauge = _gauge("queue_jobs", "Background jobs waiting (RQ) or in progress (embedded).", pending)

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from werkzeug.test import EnvironBuilder
 
 from tests.servers import PostgresServer, RedisServer
 
@@ -128,14 +130,36 @@ def config(database_url: str, tmp_path: Path, github: Any) -> dict[str, str]:
         "GITHUB_MAX_PAUSE": "3",
         "REFRESH_COOLDOWN": "0",
         "LOG_LEVEL": "INFO",
+        "ADMIN_TOKEN": TEST_ADMIN_TOKEN,
         "HTTP_VERSION_TTL": "0",  # workers write in other processes: reads ask for the data version every time
     }
+
+
+TEST_ADMIN_TOKEN = "suite-admin-token"
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class AdminClient(FlaskClient):
+    """A test client whose writes present the suite's admin token unless the request sets its own headers.
+
+    Writes need a token in every configuration now. Reads go out as an anonymous reader's, and a
+    request with explicit `headers` (even `{}`) is sent as given.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        method = str(kwargs.get("method", "GET")).upper()
+        builder = any(isinstance(a, EnvironBuilder) for a in args)
+        if method in WRITE_METHODS and "headers" not in kwargs and not builder:
+            kwargs["headers"] = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
+        return super().open(*args, **kwargs)
 
 
 def build_app(config: dict[str, str]) -> Any:
     from app import create_app
 
-    return create_app(config)
+    application = create_app(config)
+    application.test_client_class = AdminClient
+    return application
 
 
 def dispose_app(app: Any) -> None:

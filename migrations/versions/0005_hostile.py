@@ -1,7 +1,7 @@
 """hostile repositories: 64-bit line counters; history generation for reset-collection-date
 
 Revision ID: 0005_hostile
-Revises: 0007_authored_loc
+Revises: 0003_visibility
 Create Date: 2026-12-01 21:50:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0005_hostile"
-down_revision = "0007_authored_loc"
+down_revision = "0003_visibility"
 branch_labels = None
 depends_on = None
 

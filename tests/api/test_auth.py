@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import re
+import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,17 +133,31 @@ def test_openapi_marks_every_protected_route(client: Any, app: Any) -> None:
                 assert "401" in operation["responses"], (method, path)
 
 
-def test_without_admin_token_writes_are_open_and_a_warning_is_logged(
+def test_without_admin_token_one_is_generated_kept_private_and_reused(
     config: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     from tests.conftest import build_app, dispose_app
 
     caplog.set_level(logging.WARNING, logger="app")
-    open_app = build_app({k: v for k, v in config.items() if k != "ADMIN_TOKEN"})
+    unset = {k: v for k, v in config.items() if k != "ADMIN_TOKEN"}
+    first = build_app(unset)
     try:
+        path = Path(config["INSTANCE_PATH"]) / "admin_token"
+        token = path.read_text().strip()
+        assert (len(token) >= 40, stat.S_IMODE(path.stat().st_mode)) == (True, 0o600)
         warnings = [r.getMessage() for r in caplog.records if r.name == "app"]
-        assert warnings == ["ADMIN_TOKEN is not set: write endpoints are open to anyone who can reach the service"]
-        response = open_app.test_client().patch("/api/repos/987654", json={})
-        assert response.status_code == 404
+        expected = f"ADMIN_TOKEN is not set: using the generated admin token stored in {path} (writes need it)"
+        assert warnings == [expected]
+        assert token not in caplog.text
+        client = first.test_client()
+        assert client.patch("/api/repos/987654", json={}, headers={}).status_code == 401
+        authorized = {"Authorization": f"Bearer {token}"}
+        assert client.patch("/api/repos/987654", json={}, headers=authorized).status_code == 404
+        second = build_app(unset)  # a later start (or another gunicorn worker) reuses the same token
+        try:
+            answer = second.test_client().patch("/api/repos/987654", json={}, headers=authorized)
+            assert answer.status_code == 404
+        finally:
+            dispose_app(second)
     finally:
-        dispose_app(open_app)
+        dispose_app(first)

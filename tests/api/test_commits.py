@@ -125,3 +125,20 @@ def test_activity_buckets(client: Any, tracked: SampleHistory, bucket: str) -> N
     assert [(p["start"], [p["commits"], p["additions"], p["deletions"]]) for p in body["points"]] == sorted(
         expected.items()
     )
+
+
+def test_reset_collection_date_without_a_body_is_the_documented_422(app: Any, client: Any) -> None:
+    from tests.repo_helpers import add_project
+
+    repo_id = add_project(app, "octo-owner", "resettable")
+    answer = client.post(f"/api/repos/{repo_id}/reset-collection-date")
+    assert answer.status_code == 422
+    assert answer.get_json() == {
+        "error": "Invalid input",
+        "code": "validation_error",
+        "details": [{"location": "json", "field": "reset_from", "message": "Field required"}],
+    }
+    spec = client.get("/openapi.json").get_json()["paths"]
+    assert "422" in spec["/api/repos/{repo_id}/reset-collection-date"]["post"]["responses"]
+    assert "404" in spec["/api/commits/top-contributors"]["get"]["responses"]
+    assert client.get("/api/commits/top-contributors?repo=999999").status_code == 404

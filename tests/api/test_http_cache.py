@@ -126,7 +126,9 @@ def test_admin_requests_are_private_and_cached_apart(make_app: Any, two_projects
     assert ADMIN not in json.dumps(dict(admin.headers)) + admin.get_data(as_text=True)
 
 
-def test_admin_only_read_is_private_without_a_token_too(make_app: Any) -> None:
+def test_admin_only_read_is_private(make_app: Any) -> None:
+    from tests.conftest import TEST_ADMIN_TOKEN
+
     app = make_app()
 
     @admin_required
@@ -134,7 +136,8 @@ def test_admin_only_read_is_private_without_a_token_too(make_app: Any) -> None:
         return jsonify({"secret": True})
 
     app.add_url_rule("/api/test-admin-read", "test_admin_read", secret_read)
-    response = app.test_client().get("/api/test-admin-read")
+    # There is always an admin token now (generated when ADMIN_TOKEN is unset): present it.
+    response = app.test_client().get("/api/test-admin-read", headers={"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == PRIVATE
     assert response.headers["ETag"] == tag_of(response.data)

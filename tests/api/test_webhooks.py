@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from infra.extensions import db
 from models import DeletedRepository, Project, RepoUpdate, WebhookDelivery
 from refresh.webhooks import MAX_BODY_BYTES, signature_ok
+from tests.conftest import TEST_ADMIN_TOKEN
 from tests.repo_helpers import add_project, count
 
 SECRET = "webhook-secret-for-tests"
@@ -300,9 +301,13 @@ def test_privatized_publicized_archived_follow_at_once(hook: Hook, hook_app: Any
     client = hook_app.test_client()
     assert hook.send("repository", recording("repository_privatized"))[0] == 200
     assert row(hook_app, project_id).private is True
-    assert client.get(f"/api/repos/{project_id}").get_json()["private"] is True
+    # Private now: anonymous readers no longer see it at all; the admin token sees it as private.
+    assert client.get(f"/api/repos/{project_id}").status_code == 404
+    admin = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
+    assert client.get(f"/api/repos/{project_id}", headers=admin).get_json()["private"] is True
     assert hook.send("repository", recording("repository_publicized"))[0] == 200
     assert row(hook_app, project_id).private is False
+    assert client.get(f"/api/repos/{project_id}").get_json()["private"] is False
     archived = copy.deepcopy(recording("repository_publicized"))
     archived["action"], archived["repository"]["archived"] = "archived", True
     assert hook.send("repository", archived)[0] == 200
