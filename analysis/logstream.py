@@ -8,6 +8,8 @@ queue, so memory stays flat however long the history is.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import logging
 import os
 import queue
 import signal
@@ -16,11 +18,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
-from analysis.gitcmd import GitError, Mirror, as_mirror, base_env
+from analysis.gitcmd import FALLBACK_BIG_FILE_BYTES, GitError, Mirror, as_mirror, base_env
 from analysis.gitlog import LOG_ARGS, MIN_CHUNK, SHA_RE, Repo, _check_revs, _rev_list, split_chunks
 from analysis.numstat import CommitRecord, excluded_set, iter_log
 from infra.redaction import redact
+
+log = logging.getLogger(__name__)
 
 BATCH = 2000
 READ_BYTES = 1 << 20
@@ -127,6 +132,24 @@ def _batches(records: Iterator[CommitRecord], size: int) -> Iterator[list[Commit
 
 
 def _log(mirror: Mirror, args: list[str], stdin: bytes | None, excluded: Iterable[str]) -> Iterator[CommitRecord]:
+    """Stream the log; when git runs out of memory under its limit, go on with a small big-file threshold.
+
+    git prints commits in a fixed order, so the retry skips the records already handed out.
+    """
+    handed = 0
+    try:
+        for record in _log_once(mirror, args, stdin, excluded):
+            handed += 1
+            yield record
+    except GitError as error:
+        if "out of memory" not in str(error).lower() or mirror.big_file_bytes <= FALLBACK_BIG_FILE_BYTES:
+            raise
+        log.warning("%s; reading the log again with files over %d bytes as binary", error, FALLBACK_BIG_FILE_BYTES)
+        smaller = replace(mirror, big_file_bytes=FALLBACK_BIG_FILE_BYTES)
+        yield from itertools.islice(_log_once(smaller, args, stdin, excluded), handed, None)
+
+
+def _log_once(mirror: Mirror, args: list[str], stdin: bytes | None, excluded: Iterable[str]) -> Iterator[CommitRecord]:
     """Run git with `args` in the mirror and parse its output while it runs."""
     # The mirror's big-file threshold (binary: never diffed) and resource limits, as in Mirror.git.
     limits = ["-c", f"core.bigFileThreshold={mirror.big_file_bytes}", *mirror.limits.git_options()]
@@ -144,7 +167,12 @@ def _log(mirror: Mirror, args: list[str], stdin: bytes | None, excluded: Iterabl
                 feeder = threading.Thread(target=_feed, args=(proc, stdin), daemon=True)
                 feeder.start()
             assert proc.stdout is not None
-            yield from iter_log(_tokens(proc.stdout), excluded)
+            try:
+                yield from iter_log(_tokens(proc.stdout), excluded)
+            except ValueError:
+                if proc.wait() == 0:
+                    raise
+                # git died mid-record (killed, out of memory): its exit status and stderr say why, below.
             code = proc.wait()
         finally:
             timer.cancel()

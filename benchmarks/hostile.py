@@ -138,8 +138,11 @@ class Sampler:
         self._thread.join()
 
 
+ADMIN = "bench-admin-token-0123456789"
+
+
 def refresh(client: Any) -> dict[str, Any]:
-    job = client.post("/api/refresh?force=1").get_json()
+    job = client.post("/api/refresh?force=1", headers={"Authorization": f"Bearer {ADMIN}"}).get_json()
     while True:
         body = client.get(f"/api/refresh/status/{job['job_id']}").get_json()
         if body["status"] in ("completed", "failed"):
@@ -172,7 +175,7 @@ def main() -> int:
         app = create_app({
             "DATABASE_URL": url, "GITHUB_API_URL": github.api_url, "GITHUB_ACCESS_TOKEN": github.token,
             "RUN_SCHEDULER": "false", "CACHE_DIR": str(work / "cache"), "INSTANCE_PATH": str(work / "instance"),
-            "REFRESH_COOLDOWN": "0", "LOG_LEVEL": "WARNING", "GIT_ALLOW_FILE_URLS": "true",
+            "REFRESH_COOLDOWN": "0", "LOG_LEVEL": "WARNING", "GIT_ALLOW_FILE_URLS": "true", "ADMIN_TOKEN": ADMIN,
         })  # fmt: skip
         client = app.test_client()
         baseline = rss_bytes(tree_pids(os.getpid(), {pg.process.pid}))
