@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench-refresh bench-events bench-http bench-freshness system-deps clean
+.PHONY: run test lint format bench-refresh bench-events bench-http bench-freshness bench-hostile bench-dashboard system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { scripts/ensure-system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -48,6 +48,12 @@ bench-http: $(VENV)/.dev
 
 bench-freshness: $(VENV)/.dev system-deps
 	$(BIN)/python benchmarks/freshness.py
+
+bench-hostile: $(VENV)/.dev system-deps
+	$(BIN)/python benchmarks/hostile.py
+
+bench-dashboard: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.dashboard
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache test-artifacts

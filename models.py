@@ -134,7 +134,7 @@ class Project(db.Model):
     first_commit_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_commit_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     code_churn: Mapped[int] = mapped_column(BigInteger, default=0)
-    loc: Mapped[int] = mapped_column(Integer, default=0)
+    loc: Mapped[int] = mapped_column(BigInteger, default=0)
     loc_by_language: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
     # Code lines linguist counts as written here (no vendored, generated or documentation paths);
     # None until counted.
@@ -143,6 +143,8 @@ class Project(db.Model):
     head_sha: Mapped[str | None] = mapped_column(String(64))
     loc_head_sha: Mapped[str | None] = mapped_column(String(64))
     analysis_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Bumped by reset-collection-date; a refresh that started before a bump does not commit.
+    history_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # What the last complete analysis saw: GitHub's pushed_at and the rules (parser, exclusions).
     # A full refresh skips the repository while both still hold (nothing was pushed since).
     synced_pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -275,11 +277,11 @@ class Commit(db.Model):
     committer_email: Mapped[str] = mapped_column(String(255), default="")
     committed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     committed_day: Mapped[date] = mapped_column(Date)  # UTC calendar date, for active_days
-    additions: Mapped[int] = mapped_column(Integer, default=0)
-    deletions: Mapped[int] = mapped_column(Integer, default=0)
+    additions: Mapped[int] = mapped_column(BigInteger, default=0)
+    deletions: Mapped[int] = mapped_column(BigInteger, default=0)
     files_changed: Mapped[int] = mapped_column(Integer, default=0)
     # additions + deletions outside the excluded directories; 0 for merges (seed-004 churn)
-    churn: Mapped[int] = mapped_column(Integer, default=0)
+    churn: Mapped[int] = mapped_column(BigInteger, default=0)
     subject: Mapped[str] = mapped_column(Text, default="")
     is_merge: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -292,9 +294,9 @@ class LocBlob(db.Model):
     blob_sha: Mapped[str] = mapped_column(String(64), primary_key=True)
     lang_key: Mapped[str] = mapped_column(String(120), primary_key=True)
     language: Mapped[str | None] = mapped_column(String(100))
-    code: Mapped[int] = mapped_column(Integer, default=0)
-    comment: Mapped[int] = mapped_column(Integer, default=0)
-    blank: Mapped[int] = mapped_column(Integer, default=0)
+    code: Mapped[int] = mapped_column(BigInteger, default=0)
+    comment: Mapped[int] = mapped_column(BigInteger, default=0)
+    blank: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class HttpCacheEntry(db.Model):

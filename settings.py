@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     cache_dir: str = Field("", validation_alias=env("CACHE_DIR"))
     cache_max_gb: float = Field(10.0, validation_alias=env("CACHE_MAX_GB"))
     git_timeout_seconds: int = Field(900, validation_alias=env("GIT_TIMEOUT_SECONDS"))
+    git_allow_file_urls: bool = Field(False, validation_alias=env("GIT_ALLOW_FILE_URLS"))
+    max_worker_memory_mb: int = Field(512, validation_alias=env("MAX_WORKER_MEMORY_MB"))
+    large_file_bytes: int = Field(8 * 1024 * 1024, validation_alias=env("LARGE_FILE_BYTES"))
     job_timeout_seconds: int = Field(3600, validation_alias=env("JOB_TIMEOUT_SECONDS"))
     run_scheduler: bool = Field(True, validation_alias=env("RUN_SCHEDULER"))
     event_sources: CommaList = Field(DEFAULT_EVENT_SOURCES, validation_alias=env("EVENT_SOURCES"))
@@ -201,6 +204,10 @@ class Settings(BaseSettings):
             raise SettingsError("REFRESH_INTERVAL_HOURS must be > 0")
         if self.cache_max_gb <= 0:
             raise SettingsError("CACHE_MAX_GB must be > 0")
+        if self.max_worker_memory_mb < 64:
+            raise SettingsError("MAX_WORKER_MEMORY_MB must be >= 64")
+        if self.large_file_bytes < 1024:
+            raise SettingsError("LARGE_FILE_BYTES must be >= 1024")
         if urlsplit(self.github_api_url).scheme not in {"http", "https"}:
             raise SettingsError("GITHUB_API_URL must be an http(s) URL")
         if any("=" not in entry for entry in self.git_host_tokens):

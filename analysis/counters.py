@@ -9,10 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.gitcmd import Mirror, run_process
+from analysis.gitcmd import BIG_FILE_BYTES, NO_LIMITS, Limits, Mirror, run_process
 
 # Bytes to count above which cloc runs with several worker processes (about 2 s of counting).
 PARALLEL_CLOC_BYTES = 16 * 1024 * 1024
+# Each cloc worker may hold one file of up to MAX_LINES_PER_FILE lines (about 46 MB): few workers.
+MAX_CLOC_PROCESSES = 4
+# Files with more lines are not counted (see materialise): at most about 46 MB of cloc memory each.
+MAX_LINES_PER_FILE = 200_000
 # Characters cloc copies unescaped into its JSON file names. Replacing them with U+FFFD keeps the
 # language: no name or extension in cloc's tables contains either kind of character.
 _UNSAFE = {code: "\ufffd" for code in [*range(32), 127, ord('"'), ord("\\")]}
@@ -52,8 +56,20 @@ def safe_name(name: str) -> str:
     return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in cleaned)
 
 
-def materialise(mirror: Mirror, wanted: dict[BlobKey, TreeEntry], root: Path, batch_bytes: int) -> dict[str, BlobKey]:
-    """Write one file per key under root as <n>/<basename>; return {relative path: key}."""
+def materialise(
+    mirror: Mirror,
+    wanted: dict[BlobKey, TreeEntry],
+    root: Path,
+    batch_bytes: int,
+    max_lines: int | None = None,
+    too_long: set[BlobKey] | None = None,
+) -> dict[str, BlobKey]:
+    """Write one file per key under root as <n>/<basename>; return {relative path: key}.
+
+    A blob of more than `max_lines` lines is not written: its keys are added to `too_long` (cloc
+    holds every line of a file in memory, about 230 bytes per line, so 2 MB of newlines cost it
+    about 500 MB).
+    """
     targets: dict[str, list[str]] = {}
     files: dict[str, BlobKey] = {}
     uses: dict[str, int] = {}
@@ -69,6 +85,10 @@ def materialise(mirror: Mirror, wanted: dict[BlobKey, TreeEntry], root: Path, ba
     sizes = {entry.blob_sha: entry.size for entry in wanted.values()}
     for batch in _batches(list(targets), sizes, batch_bytes):
         for sha, data in read_blobs(mirror, batch):
+            if max_lines is not None and bytes(data).count(b"\n") > max_lines:
+                for relative in targets[sha]:
+                    (too_long if too_long is not None else set()).add(files.pop(relative))
+                continue
             for relative in targets[sha]:
                 with open(root / relative, "wb") as handle:
                     handle.write(data)
@@ -105,7 +125,7 @@ def read_blobs(mirror: Mirror, shas: list[str]) -> Iterator[tuple[str, memoryvie
         pos = start + size + 1
 
 
-def cloc_command(cloc: str, processes: int = 0) -> list[str]:
+def cloc_command(cloc: str, processes: int = 0, max_bytes: int = BIG_FILE_BYTES) -> list[str]:
     """Return the cloc invocation that reports every file (no uniqueness check, no per-file timeout)."""
     # --timeout 0: cloc's default drops a file whose filters run longer than lines/1000 s, which
     # would make the count depend on machine load. --processes only changes speed, not results.
@@ -118,6 +138,7 @@ def cloc_command(cloc: str, processes: int = 0) -> list[str]:
         "--timeout",
         "0",
         f"--processes={processes}",
+        f"--max-file-size={max_bytes / 1024**2:g}",
         ".",
     ]
 
@@ -125,15 +146,25 @@ def cloc_command(cloc: str, processes: int = 0) -> list[str]:
 def cloc_processes(total_bytes: int) -> int:
     """Return how many cloc workers to use: forking costs about a second, so only for big batches."""
     cores = os.cpu_count() or 1
-    return min(cores, 8) if cores > 1 and total_bytes >= PARALLEL_CLOC_BYTES else 0
+    return min(cores, MAX_CLOC_PROCESSES) if cores > 1 and total_bytes >= PARALLEL_CLOC_BYTES else 0
 
 
-def run_cloc(cloc: str, root: Path, files: dict[str, BlobKey], timeout: float, total_bytes: int = 0) -> Counts:
+def run_cloc(
+    cloc: str,
+    root: Path,
+    files: dict[str, BlobKey],
+    timeout: float,
+    total_bytes: int = 0,
+    *,
+    limits: Limits = NO_LIMITS,
+    max_bytes: int = BIG_FILE_BYTES,
+) -> Counts:
     """Count the files under root with one cloc run; files cloc does not report map to None."""
     # HOME=/dev/null: cloc would read ~/.config/cloc/options.txt otherwise.
     env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": os.devnull, "LC_ALL": "C", "LANG": "C"}
     try:
-        done = run_process(cloc_command(cloc, cloc_processes(total_bytes)), cwd=root, env=env, timeout=timeout)
+        command = cloc_command(cloc, cloc_processes(total_bytes), max_bytes)
+        done = run_process(command, cwd=root, env=env, timeout=timeout, limits=limits)
     except subprocess.TimeoutExpired:
         raise LocError(f"cloc timed out after {timeout:g} s") from None
     except OSError as error:

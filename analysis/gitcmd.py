@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
+import math
 import os
+import resource
 import signal
 import subprocess
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,6 +31,31 @@ PASSTHROUGH_ENV = (
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "GIT_SSL_CAINFO",
+)
+
+
+# Default size above which a file is binary: not diffed (no churn) and not counted (no LOC).
+BIG_FILE_BYTES = 8 * 1024 * 1024
+# The threshold of a retry after git ran out of memory under its address-space limit.
+FALLBACK_BIG_FILE_BYTES = 1024 * 1024
+log = logging.getLogger(__name__)
+
+
+# Messages of a cut transfer ("early EOF" and friends): mirrors.looks_corrupt never reads them as
+# a damaged mirror, though they also mention index-pack ("fetch-pack: invalid index-pack output").
+NETWORK_HINTS = (
+    "early eof",
+    "unexpected disconnect",
+    "the remote end hung up",
+    "rpc failed",
+    "connection reset",
+    "connection timed out",
+    "operation too slow",
+    "could not resolve host",
+    "failed to connect",
+    "transfer closed",
+    "gnutls recv error",
+    "ssl read",
 )
 
 
@@ -59,8 +87,10 @@ def base_env() -> dict[str, str]:
             "GIT_ASKPASS": "false",
             "SSH_ASKPASS": "false",
             "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
-            "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
+            "GIT_ALLOW_PROTOCOL": "file:http:https",  # narrowed per remote by UrlPolicy.env()
             "GIT_NO_REPLACE_OBJECTS": "1",
+            # Each thread's malloc arena reserves address space; few arenas keep RLIMIT_AS meaningful.
+            "MALLOC_ARENA_MAX": "2",
         }
     )
     return env
@@ -88,10 +118,82 @@ def git_env(clone_url: str, auth: GitAuth | None) -> dict[str, str]:
 
 
 def remote_options(clone_url: str) -> list[str]:
-    """Return `-c` options that make a stalled http(s) transfer fail instead of hanging."""
+    """Return `-c` options that make a stalled http(s) transfer fail and never follow a redirect.
+
+    With redirects followed, git would send the Authorization header (http.extraheader) to
+    wherever the server points it.
+    """
     if not is_http(clone_url):
         return []
-    return ["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60"]
+    return ["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60", "-c", "http.followRedirects=false"]
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    """Which clone URLs are trusted: `scheme`://`host`/… only, plus local ones when allow_file.
+
+    `scheme` is https in production; the plain-http GitHub stand-in of the tests uses http.
+    """
+
+    host: str
+    scheme: str = "https"
+    allow_file: bool = False
+
+    def check(self, clone_url: str) -> None:
+        """Raise GitError unless `clone_url` is one this policy trusts."""
+        check_clone_url(clone_url)
+        parts = urlsplit(clone_url)
+        scheme = parts.scheme.lower()
+        if scheme == "file" or (not scheme and clone_url.startswith("/")):
+            if self.allow_file:
+                return
+            raise GitError("refusing a local clone URL (file://): set GIT_ALLOW_FILE_URLS to allow it")
+        if scheme != self.scheme or parts.netloc.lower() != self.host.lower():
+            shown = f"{scheme}://{parts.hostname or ''}" if scheme else "a URL without a scheme"
+            raise GitError(f"refusing clone URL on {shown}: only {self.scheme}://{self.host} is trusted")
+
+    def env(self) -> dict[str, str]:
+        """Return the GIT_ALLOW_PROTOCOL that lets git use only this policy's transports."""
+        allowed = [self.scheme, *(["file"] if self.allow_file else [])]
+        return {"GIT_ALLOW_PROTOCOL": ":".join(allowed)}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of each child process: address space, largest file written, CPU time."""
+
+    address_bytes: int | None = None
+    file_bytes: int | None = None
+    cpu_seconds: float | None = None
+
+    def git_options(self) -> list[str]:
+        """Return `-c` options that keep git's mmap'ed pack windows inside an address-space limit."""
+        if not self.address_bytes:
+            return []
+        return ["-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=128m"]
+
+    def preexec(self, timeout: float) -> Callable[[], None] | None:
+        """Return a function that applies the limits in the child before exec (None: no limits)."""
+        cpu = self.cpu_seconds if self.cpu_seconds is not None else timeout
+        wanted = [
+            (resource.RLIMIT_AS, self.address_bytes),
+            (resource.RLIMIT_FSIZE, self.file_bytes),
+            (resource.RLIMIT_CPU, math.ceil(cpu) + 1 if cpu and math.isfinite(cpu) else None),
+        ]
+        limits = [(which, int(value)) for which, value in wanted if value is not None and value > 0]
+        if not limits:
+            return None
+
+        def apply() -> None:
+            for which, value in limits:
+                hard = resource.getrlimit(which)[1]
+                capped = value if hard == resource.RLIM_INFINITY else min(value, hard)
+                resource.setrlimit(which, (capped, hard))
+
+        return apply
+
+
+NO_LIMITS = Limits()
 
 
 def check_clone_url(clone_url: str) -> None:
@@ -129,11 +231,14 @@ def run_process(
     env: dict[str, str],
     timeout: float,
     input: bytes | None = None,
+    limits: Limits = NO_LIMITS,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a command, capturing output; on timeout kill its whole process group and raise TimeoutExpired.
 
     Unlike subprocess.run, which kills only the child, this also kills helpers the child started
     (git-remote-https, index-pack, cloc's workers) that would otherwise keep our pipes open.
+    `limits` apply to the child and, inherited, to everything it starts (the preexec function
+    only calls setrlimit, which is safe between fork and exec even with other threads running).
     """
     command = trace_name(argv)  # never the arguments: they may hold paths and URLs
     with (
@@ -146,6 +251,7 @@ def run_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=limits.preexec(timeout),
         ) as proc,
     ):
         try:
@@ -167,19 +273,32 @@ def run_git(
     secrets: Iterable[str],
     input: bytes | None = None,
     check: bool = True,
+    limits: Limits = NO_LIMITS,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `git <args>` and return its output; raise GitError (redacted) on timeout or failure."""
     name = command_name(args)
+    env = base_env() | (auth_env or {})
     try:
-        result = run_process(["git", *args], cwd=cwd, env=base_env() | (auth_env or {}), timeout=timeout, input=input)
+        result = run_process(["git", *args], cwd=cwd, env=env, timeout=timeout, input=input, limits=limits)
     except subprocess.TimeoutExpired:
         raise GitError(f"git {name} timed out after {timeout:g} s") from None
     except OSError as error:
         raise GitError(f"cannot run git: {error}") from None
     if check and result.returncode != 0:
         detail = redact(result.stderr.decode("utf-8", "replace").strip(), list(secrets))
-        raise GitError(f"git {name} failed (exit {result.returncode}): {detail}")
+        raise GitError(f"git {name} failed (exit {result.returncode}){killed_by(result.returncode)}: {detail}")
     return result
+
+
+def killed_by(returncode: int) -> str:
+    """Describe a death by resource limit (SIGXCPU, SIGXFSZ, SIGKILL, SIGSEGV from a failed mmap)."""
+    names = {
+        -signal.SIGXCPU: "CPU time limit",
+        -signal.SIGXFSZ: "file size limit",
+        -signal.SIGKILL: "killed",
+        -signal.SIGSEGV: "crashed, memory limit?",
+    }
+    return f" [{names[returncode]}]" if returncode in names else ""
 
 
 @dataclass(frozen=True)
@@ -192,21 +311,36 @@ class Mirror:
     action: str = "local"  # what open() did: "cloned", "partial", "fetched" or "unchanged"
     # Variables that let git reach the remote (the token) when a partial mirror fetches missing objects.
     remote_env: dict[str, str] | None = field(default=None, repr=False, compare=False, hash=False)
+    # Files larger than this are binary to git (numstat "-\t-"), so no diff ever loads them.
+    big_file_bytes: int = BIG_FILE_BYTES
+    limits: Limits = NO_LIMITS
 
     def git(
         self, args: list[str], *, input: bytes | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[bytes]:
         """Run a local (no network) git command in this repository."""
         # --git-dir stops git from walking up into an enclosing repository if this one is damaged.
-        return run_git(
-            [f"--git-dir={self.path}", *args],
-            cwd=self.path,
-            auth_env=self.remote_env,
-            timeout=self.timeout,
-            secrets=self.secrets,
-            input=input,
-            check=check,
-        )
+        # Small pack windows keep mmap'ed packs from eating the address-space limit.
+        options = ["-c", f"core.bigFileThreshold={self.big_file_bytes}", *self.limits.git_options()]
+        try:
+            return run_git(
+                [f"--git-dir={self.path}", *options, *args],
+                cwd=self.path,
+                auth_env=self.remote_env,
+                timeout=self.timeout,
+                secrets=self.secrets,
+                input=input,
+                check=check,
+                limits=self.limits,
+            )
+        except GitError as error:
+            # A file just under the threshold can still need more memory than the limit allows
+            # (git's diff holds about 45 bytes per line): retry once with a small threshold, so
+            # one such file never blocks its repository.
+            if "out of memory" not in str(error).lower() or self.big_file_bytes <= FALLBACK_BIG_FILE_BYTES:
+                raise
+            log.warning("%s; retrying with files over %d bytes as binary", error, FALLBACK_BIG_FILE_BYTES)
+            return replace(self, big_file_bytes=FALLBACK_BIG_FILE_BYTES).git(args, input=input, check=check)
 
     def resolve_head(self, branch: str | None = None) -> str | None:
         """Return the sha of refs/heads/<branch> (or of HEAD), or None when it does not exist."""

@@ -19,8 +19,10 @@ from analysis.gitcmd import Mirror, as_mirror
 Repo = Mirror | str | os.PathLike[str]
 # cloc always skips these directories (and files of these names), whatever --exclude-dir says.
 CLOC_ALWAYS_EXCLUDED = frozenset({".svn", ".cvs", ".hg", ".git", ".bzr", ".snapshot", ".config"})
-# cloc's default --max-file-size (100 MB): larger files are ignored, so they are never materialised.
-MAX_FILE_BYTES = 100 * 1024 * 1024
+# Files larger than the mirror's big_file_bytes (8 MiB by default) count as binary: never
+# materialised nor counted (cloc also gets --max-file-size). Blobs of one cloc run fill at most
+# SCRATCH_MAX_BYTES of temporary disk; more are counted in several runs.
+SCRATCH_MAX_BYTES = 256 * 1024 * 1024
 # Longest lang_key kept verbatim (the loc_blobs.lang_key column holds 120 characters).
 MAX_LANG_KEY = 100
 # Bytes of blobs read by one `git cat-file --batch`, to bound memory on huge trees.
@@ -40,6 +42,7 @@ class LocResult:
     blobs_counted: int
     authored_code: int = 0
     authored_by_language: dict[str, int] = field(default_factory=dict)
+    large_files: int = 0  # files over the mirror's big_file_bytes, counted as binary
 
 
 class BlobCountStore(Protocol):
@@ -164,7 +167,8 @@ def count_tree(
     kept = [(entry, key) for entry, key in zip(entries, keys, strict=True) if entry.path in authored]
     notebooks = _notebook_counts(mirror, kept, counts)
     authored_total, authored_by_language, _ = summarise([e for e, _ in kept], [k for _, k in kept], counts | notebooks)
-    return LocResult(total, by_language, files, len(fresh), authored_total, authored_by_language)
+    large = sum(1 for entry in entries if entry.size > mirror.big_file_bytes)
+    return LocResult(total, by_language, files, len(fresh), authored_total, authored_by_language, large)
 
 
 def _notebook_counts(mirror: Mirror, kept: list[tuple[TreeEntry, BlobKey]], counts: Counts) -> Counts:
@@ -206,12 +210,34 @@ def _count_missing(
     result: Counts = {}
     to_count: dict[BlobKey, TreeEntry] = {}
     for key, entry in missing.items():
-        if entry.size == 0 or entry.size > MAX_FILE_BYTES:
-            result[key] = None  # cloc ignores zero-sized and oversized files
+        if entry.size == 0 or entry.size > mirror.big_file_bytes:
+            result[key] = None  # cloc ignores zero-sized files; large ones count as binary
         else:
             to_count[key] = entry
-    if not to_count:
-        return result
+    for part in scratch_parts(to_count, SCRATCH_MAX_BYTES):
+        result |= _count_part(mirror, part, tool, cloc, scratch_dir)
+    return result
+
+
+def scratch_parts(entries: dict[BlobKey, TreeEntry], limit: int) -> list[dict[BlobKey, TreeEntry]]:
+    """Split the entries to count into parts of at most `limit` bytes (a larger file alone)."""
+    parts: list[dict[BlobKey, TreeEntry]] = []
+    current: dict[BlobKey, TreeEntry] = {}
+    size = 0
+    for key, entry in entries.items():
+        if current and size + entry.size > limit:
+            parts.append(current)
+            current, size = {}, 0
+        current[key] = entry
+        size += entry.size
+    return [*parts, current] if current else parts
+
+
+def _count_part(
+    mirror: Mirror, to_count: dict[BlobKey, TreeEntry], tool: str, cloc: str | None, scratch_dir: str | None
+) -> Counts:
+    """Count one part with the tool, in tmpfs when it fits, else on disk."""
+    result: Counts = {}
     total_bytes = sum(entry.size for entry in to_count.values())
     parents = [scratch_dir] if scratch_dir is not None else [*_shm_for(total_bytes), None]
     for parent in parents[:-1]:
@@ -240,10 +266,20 @@ def _count_files(
 ) -> Counts:
     """Write the blobs under a temporary directory in `parent` (None: $TMPDIR) and count them."""
     with tempfile.TemporaryDirectory(prefix="loc-", dir=parent) as tmp:
-        files = counters.materialise(mirror, to_count, Path(tmp), BATCH_BYTES)
+        too_long: set[BlobKey] = set()
+        files = counters.materialise(mirror, to_count, Path(tmp), BATCH_BYTES, counters.MAX_LINES_PER_FILE, too_long)
+        skipped: Counts = dict.fromkeys(too_long)
         if tool == "cloc" and cloc is not None:
-            return counters.run_cloc(cloc, Path(tmp), files, mirror.timeout, total_bytes)
-        return counters.run_pygount(Path(tmp), files)
+            return skipped | counters.run_cloc(
+                cloc,
+                Path(tmp),
+                files,
+                mirror.timeout,
+                total_bytes,
+                limits=mirror.limits,
+                max_bytes=mirror.big_file_bytes,
+            )
+        return skipped | counters.run_pygount(Path(tmp), files)
 
 
 def summarise(entries: list[TreeEntry], keys: list[BlobKey], counts: Counts) -> tuple[int, dict[str, int], int]:

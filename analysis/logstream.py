@@ -128,11 +128,14 @@ def _batches(records: Iterator[CommitRecord], size: int) -> Iterator[list[Commit
 
 def _log(mirror: Mirror, args: list[str], stdin: bytes | None, excluded: Iterable[str]) -> Iterator[CommitRecord]:
     """Run git with `args` in the mirror and parse its output while it runs."""
-    argv = ["git", f"--git-dir={mirror.path}", *args]
+    # The mirror's big-file threshold (binary: never diffed) and resource limits, as in Mirror.git.
+    limits = ["-c", f"core.bigFileThreshold={mirror.big_file_bytes}", *mirror.limits.git_options()]
+    argv = ["git", f"--git-dir={mirror.path}", *limits, *args]
     env = base_env() | (mirror.remote_env or {})
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(argv, cwd=mirror.path, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=errors, start_new_session=True)  # fmt: skip
+                                stdout=subprocess.PIPE, stderr=errors, start_new_session=True,
+                                preexec_fn=mirror.limits.preexec(mirror.timeout))  # fmt: skip
         deadline = time.monotonic() + mirror.timeout
         timer = threading.Timer(mirror.timeout, _kill, args=(proc,))
         timer.start()

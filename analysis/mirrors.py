@@ -11,11 +11,25 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from analysis import partial
-from analysis.gitcmd import GitAuth, GitError, Mirror, check_clone_url, git_env, remote_options, run_git
+from analysis.gitcmd import (
+    BIG_FILE_BYTES,
+    NETWORK_HINTS,
+    NO_LIMITS,
+    GitAuth,
+    GitError,
+    Limits,
+    Mirror,
+    UrlPolicy,
+    check_clone_url,
+    git_env,
+    remote_options,
+    run_git,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +63,8 @@ def check_key(key: str) -> None:
 def looks_corrupt(message: str) -> bool:
     """Tell whether a git error message points at a damaged local repository."""
     lowered = message.lower()
+    if any(hint in lowered for hint in NETWORK_HINTS):
+        return False
     return any(hint in lowered for hint in CORRUPTION_HINTS)
 
 
@@ -91,8 +107,14 @@ class RepoCache:
         git_timeout: float,
         secrets: Iterable[str] = (),
         lock_timeout: float | None = None,
+        policy: UrlPolicy | None = None,
+        limits: Limits = NO_LIMITS,
+        big_file_bytes: int = BIG_FILE_BYTES,
     ) -> None:
         self.root = Path(root)
+        self.policy = policy  # None: any URL check_clone_url accepts (library use and tests)
+        self.limits = limits
+        self.big_file_bytes = big_file_bytes
         self.max_bytes = max_bytes
         self.git_timeout = git_timeout
         self.secrets = tuple(s for s in secrets if s)
@@ -117,6 +139,7 @@ class RepoCache:
         known_head: str | None = None,
         since: datetime | None = None,
         complete: bool = False,
+        expected_bytes: int | None = None,
     ) -> Iterator[Mirror]:
         """Lock, clone or fetch the mirror of `key`, and yield it; evict LRU mirrors afterwards.
 
@@ -124,20 +147,26 @@ class RepoCache:
         cloned unless its branch disappears upstream, when the remote's HEAD is asked for.
         Without a mirror on disk and with `known_head` (a commit already ingested, committed at
         `since`), a partial mirror reaching back to it is cloned (action "partial"). `complete`
-        replaces a partial mirror by a complete one.
+        replaces a partial mirror by a complete one. `expected_bytes` (GitHub's `size`) is checked
+        against max_bytes, and room is made for it by eviction, before a clone.
         """
         check_key(key)
         check_clone_url(clone_url)
+        if self.policy is not None:
+            self.policy.check(clone_url)
         secrets = self.secrets + ((auth.token,) if auth is not None and auth.token else ())
         try:
             with self._locked(key):
                 if complete:
                     self._drop_partial(key, secrets)
+                if not self.mirror_path(key).exists():
+                    self.make_room(key, expected_bytes or 0)
                 mirror = None
                 if known_head and not self.mirror_path(key).exists():
                     mirror = self._clone_partial(key, clone_url, auth, secrets, known_head, since)
                 mirror = mirror or self._sync(key, clone_url, auth, secrets)
-                self._point_head(mirror, clone_url, git_env(clone_url, auth), default_branch)
+                mirror = replace(mirror, big_file_bytes=self.big_file_bytes, limits=self.limits)
+                self._point_head(mirror, clone_url, self._remote_env(clone_url, auth), default_branch)
                 os.utime(mirror.path / STAMP)
                 yield mirror
         finally:
@@ -146,8 +175,21 @@ class RepoCache:
             except OSError:
                 log.exception("evicting git mirrors under %s failed", self.root)
 
-    def evict(self, keep: str | None = None) -> list[str]:
-        """Remove least-recently-used unlocked mirrors until root/mirrors fits max_bytes; return their keys."""
+    def make_room(self, key: str, expected_bytes: int) -> None:
+        """Before cloning `key`: refuse a repository larger than the cache, else evict to fit it."""
+        if expected_bytes > self.max_bytes:
+            raise GitError(
+                f"repository is {expected_bytes / 1024**2:.0f} MB, larger than the mirror cache "
+                f"({self.max_bytes / 1024**2:.0f} MB, CACHE_MAX_GB): not cloned"
+            )
+        self.evict(keep=key, reserve=expected_bytes)
+
+    def _remote_env(self, clone_url: str, auth: GitAuth | None) -> dict[str, str]:
+        """Return the environment of a command that talks to the remote: token and allowed transports."""
+        return git_env(clone_url, auth) | (self.policy.env() if self.policy is not None else {})
+
+    def evict(self, keep: str | None = None, reserve: int = 0) -> list[str]:
+        """Remove LRU unlocked mirrors until root/mirrors fits max_bytes - reserve; return their keys."""
         self._clear_stale_tmp()
         entries = []
         for path in (self.root / "mirrors").iterdir():
@@ -156,7 +198,7 @@ class RepoCache:
         total = sum(size for _used, _key, size in entries)
         removed: list[str] = []
         for _used, key, size in sorted(entries):
-            if total <= self.max_bytes:
+            if total + reserve <= self.max_bytes:
                 break
             if key == keep:
                 continue
@@ -204,7 +246,7 @@ class RepoCache:
         """Bring the mirror of `key` up to date (cloning or re-cloning it if needed) and return it."""
         path = self.mirror_path(key)
         shutil.rmtree(self.root / "tmp" / key, ignore_errors=True)
-        env = git_env(clone_url, auth)
+        env = self._remote_env(clone_url, auth)
         if path.exists() and not self._healthy(path, secrets):
             log.warning("git mirror %s is damaged; cloning it again", key)
             self._discard(key, path)
@@ -273,8 +315,18 @@ class RepoCache:
         tmp = self.root / "tmp" / key / f"clone-{uuid.uuid4().hex}"
         tmp.parent.mkdir(parents=True, exist_ok=True)
         try:
-            args = [*remote_options(clone_url), "clone", "--bare", "--no-tags", "--quiet", "--", clone_url, str(tmp)]
-            run_git(args, cwd=tmp.parent, auth_env=env, timeout=self.git_timeout, secrets=secrets)
+            args = [
+                *remote_options(clone_url),
+                *self.limits.git_options(),
+                "clone",
+                "--bare",
+                "--no-tags",
+                "--quiet",
+                "--",
+                clone_url,
+                str(tmp),
+            ]
+            run_git(args, cwd=tmp.parent, auth_env=env, timeout=self.git_timeout, secrets=secrets, limits=self.limits)
             mirror = Mirror(tmp, self.git_timeout, secrets)
             mirror.git(["config", "remote.origin.fetch", HEADS_REFSPEC])
             mirror.git(["config", "remote.origin.tagOpt", "--no-tags"])
@@ -290,8 +342,8 @@ class RepoCache:
         # With a refs/heads/ refspec git asks the server for branch heads only (not refs/pull/*),
         # and when they are all known locally no pack is requested: one round trip.
         fetch = ["fetch", "--prune", "--no-tags", "--quiet", "--no-write-fetch-head", clone_url, HEADS_REFSPEC]
-        args = [f"--git-dir={path}", *remote_options(clone_url), *fetch]
-        run_git(args, cwd=path, auth_env=env, timeout=self.git_timeout, secrets=secrets)
+        args = [f"--git-dir={path}", *remote_options(clone_url), *self.limits.git_options(), *fetch]
+        run_git(args, cwd=path, auth_env=env, timeout=self.git_timeout, secrets=secrets, limits=self.limits)
         if mirror.heads() == before:
             return "unchanged"
         mirror.git(["config", "remote.origin.url", clone_url])

@@ -53,8 +53,15 @@ def path_excluded(path: str, excluded_dirs: Iterable[str]) -> bool:
 
 
 def utc_from_timestamp(value: str) -> datetime:
-    """Return an aware UTC datetime for a unix timestamp printed by git (clamped to datetime's range)."""
-    seconds = int(value)
+    """Return an aware UTC datetime for a unix timestamp printed by git (clamped to datetime's range).
+
+    git prints nothing for a date it cannot parse (a hand-made commit object); like `git log`'s
+    own display, that is the epoch, so one such commit never blocks its repository.
+    """
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
     try:
         return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):

@@ -15,9 +15,9 @@ from api.fields import query_text
 from api.refresh import RefreshStarted, started_json
 from infra.admin import request_is_admin
 from infra.errors import validation_error
-from infra.extensions import db, limiter
+from infra.extensions import limiter
 from models import MAX_INT32
-from refresh import commit_sync, lifecycle
+from refresh import lifecycle, resets
 from refresh.tracking import get_repository
 from reports import commit_stats, projects
 from reports.commit_stats import CommitFilter
@@ -173,11 +173,13 @@ def body_required(view: Any) -> Any:
 @body_required
 @bp.input(ResetBody, arg_name="body")
 @bp.output(ResetOut, status_code=202)
-@bp.doc(security=[{SECURITY_SCHEME: []}], responses={401: "Admin token missing or wrong", 404: "Repository not found"})
+@bp.doc(
+    security=[{SECURITY_SCHEME: []}],
+    responses={401: "Admin token missing or wrong", 404: "Repository not found", 409: "A refresh of it is running"},
+)
 def reset_collection_date(repo_id: int, body: ResetBody) -> dict[str, Any]:
-    """Forget a repository's commits from a date and re-read them with a refresh."""
+    """Forget a repository's commits from a date and re-read them with a refresh (409 while one runs)."""
     project = get_repository(repo_id)
-    forgotten = commit_sync.forget_since(project, body.since())
-    db.session.commit()
+    forgotten = resets.reset_collection(project, body.since())
     job, outcome = lifecycle.start_refresh(trigger="reset_collection_date", project=project)
     return {**started_json(job, outcome), "commits_forgotten": forgotten}

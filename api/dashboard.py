@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from infra.errors import APIError
 from reports import figures, history, series
 from reports.commit_stats import CommitFilter, commit_page
-from reports.projects import find_project, project_json, visible_projects
+from reports.projects import find_project, project_json, shows_detail, visible_projects
 
 bp = APIBlueprint("dashboard", __name__, tag="Dashboard")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "dashboard"
@@ -43,11 +43,15 @@ def project(name: str) -> str:
             "Lines written by language",
             figures.loc_by_language_figure([(found.name, authored)] if authored else []),
         ),
-        ("commits", "Commits per week", figures.commits_per_week_figure(series.commits_per_week(found.id))),
-        ("stars", "Stars over time", figures.stars_figure(series.stars_history(found))),
-        ("forks", "Forks over time", _forks_figure(found)),
     ]
-    recent = commit_page(found, CommitFilter(), RECENT_COMMITS, None)["items"]
+    recent: list[dict[str, Any]] = []
+    if shows_detail(found):  # a private project opted in shows metrics only: no commits, no history
+        charts += [
+            ("commits", "Commits per week", figures.commits_per_week_figure(series.commits_per_week(found.id))),
+            ("stars", "Stars over time", figures.stars_figure(series.stars_history(found))),
+            ("forks", "Forks over time", _forks_figure(found)),
+        ]
+        recent = commit_page(found, CommitFilter(), RECENT_COMMITS, None)["items"]
     return render_template("dashboard/project.html", title=found.full_name, project=body, charts=charts,
                            recent=recent)  # fmt: skip
 

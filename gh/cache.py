@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Engine, Table, delete, func, or_, select
 
 from infra.extensions import conflict_insert, db
 from models import HttpCacheEntry
@@ -128,3 +128,29 @@ class DbConditionalCache:
             stmt = conflict_insert(conn.dialect.name, table).values(values)
             updates = {name: stmt.excluded[name] for name in values if name != "key"}
             conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.key], set_=updates))
+
+
+def _like_escape(text: str) -> str:
+    """Escape LIKE's wildcards (and the escape character) in a literal."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def repository_key_patterns(owner: str, name: str, github_id: int | None) -> list[str]:
+    """Return lowercase LIKE patterns matching every cache key of one repository's resources.
+
+    Keys are "<token fingerprint> <url>"; a repository's URLs are …/repos/<owner>/<name>[/…|?…]
+    and …/repositories/<id>[/…|?…]. (Keys of URLs too long to keep are hashes and age out.)
+    """
+    bases = [f"/repos/{_like_escape(owner.lower())}/{_like_escape(name.lower())}"]
+    if github_id:
+        bases.append(f"/repositories/{int(github_id)}")
+    return [f"% %{base}{tail}" for base in bases for tail in ("", "/%", "?%")]
+
+
+def prune_repository(owner: str, name: str, github_id: int | None) -> int:
+    """Delete the cached answers about one repository in the session's transaction; return how many."""
+    key = func.lower(HttpCacheEntry.key)
+    patterns = repository_key_patterns(owner, name, github_id)
+    where = or_(*(key.like(pattern, escape="\\") for pattern in patterns))
+    result = db.session.execute(delete(HttpCacheEntry).where(where))
+    return result.rowcount or 0

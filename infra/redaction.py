@@ -10,7 +10,10 @@ from collections.abc import Iterable
 MASK = "***"
 
 # user:password@ or token@ in any URL, e.g. https://x-access-token:ghp_abc@github.com/o/r.git
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+# The scheme is bounded (32 characters): an unbounded `[a-z]*://` rescans the rest of a long run
+# of letters from every position, quadratic in the input. The userinfo stops at '/', so every
+# character is scanned by at most 32 attempts: linear.
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]{0,31}://)[^/@\s]+@")
 # Authorization header values that may be echoed by git or HTTP libraries
 _AUTH_HEADER = re.compile(r"(?i)(authorization:\s*(?:basic|bearer|token)\s+)\S+")
 # GitHub token shapes (classic and fine-grained), redacted even when not configured here

@@ -14,15 +14,16 @@ from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from analysis import loc, metrics
-from analysis.gitcmd import GitAuth, Mirror
+from analysis.gitcmd import GitAuth, Limits, Mirror, UrlPolicy
 from analysis.mirrors import RepoCache
 from gh.access import github_client
 from infra.extensions import db
 from infra.runtime import runtime
 from models import KIND_GIT, Project, RepoUpdate, utcnow
-from refresh import commit_sync, unchanged
+from refresh import commit_sync, resets, unchanged
 from refresh.blob_store import DbBlobStore
 from refresh.metadata import apply_languages, apply_repository, history_updates
 from settings import Settings
@@ -41,12 +42,23 @@ class Outcome:
     note: str | None = None
 
 
-def repo_cache(settings: Settings) -> RepoCache:
+def repo_cache(settings: Settings, *, trust_github_host: bool = True) -> RepoCache:
+    """Return the mirror cache: trusted clone URLs only, children under resource limits.
+
+    GitHub's clone URLs must be https on the configured git host. A repository of another git
+    host (kind "git") keeps the URL its owner added, checked by gh.names when it was added.
+    """
+    max_bytes = int(settings.cache_max_gb * 1024**3)
+    scheme = urlsplit(settings.github_api_url).scheme.lower()
+    allow_file = settings.git_allow_file_urls or settings.allow_local_repositories
     return RepoCache(
         root=Path(settings.cache_dir),
-        max_bytes=int(settings.cache_max_gb * 1024**3),
+        max_bytes=max_bytes,
         git_timeout=settings.git_timeout_seconds,
         secrets=settings.secrets(),
+        policy=UrlPolicy(settings.github_git_host, scheme, allow_file) if trust_github_host else None,
+        limits=Limits(address_bytes=settings.max_worker_memory_mb * 1024**2, file_bytes=max_bytes),
+        big_file_bytes=settings.large_file_bytes,
     )
 
 
@@ -78,6 +90,7 @@ def refresh_metadata(project: Project, fresh_since: datetime | None) -> list[Rep
 def refresh_project(project: Project, fresh_since: datetime | None = None) -> Outcome:
     """Refresh everything about one project and commit it in one transaction."""
     settings = runtime().settings
+    generation = project.history_generation or 0
     github = project.kind != KIND_GIT  # a repository of any other git host: git alone, no API
     updates = refresh_metadata(project, fresh_since) if github else []
     if not project.clone_url:
@@ -89,6 +102,10 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
     project.last_refreshed_at = utcnow()
     project.last_error = outcome.note
     db.session.add_all(updates)
+    try:
+        resets.check_not_reset(project.id, generation)
+    except resets.HistoryReset as error:
+        raise RepositoryError(str(error)) from None
     db.session.commit()
     return outcome
 
@@ -111,9 +128,10 @@ def _refresh_history(
     """
     known = None if complete else project.head_sha
     since = commit_sync.head_committed_at(project) if known else None
-    cache = repo_cache(settings)
+    cache = repo_cache(settings, trust_github_host=project.kind != KIND_GIT)
+    expected = int((project.size_kb or 0) * 1024)  # GitHub's `size`, checked before a clone
     with cache.open(mirror_key(project), project.clone_url or "", auth, known_head=known, since=since,
-                    complete=complete) as mirror:  # fmt: skip
+                    complete=complete, expected_bytes=expected) as mirror:  # fmt: skip
         head = mirror.resolve_head(project.default_branch)
         if head is None:
             _empty(project)
@@ -161,4 +179,7 @@ def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> 
     project.head_sha, project.analysis_fingerprint = head, rules
     log.info("%s: history %s (+%d/-%d), loc %s", project.full_name, result.mode, result.added, result.removed,
              "recounted" if counted else "unchanged")  # fmt: skip
+    if counted is not None and counted.large_files:
+        log.warning("%s: %d files over LARGE_FILE_BYTES (%d) counted as binary (no LOC, no churn)",
+                    project.full_name, counted.large_files, settings.large_file_bytes)  # fmt: skip
     return history_updates(project, commits_before=before[0], head_before=before[1], loc_before=before[2])

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from analysis import metrics
 from gh.access import rate_governor
-from gh.cache import DbConditionalCache
+from gh.cache import DbConditionalCache, prune_repository
 from gh.client import GitHubClient
 from gh.names import RefError, RepoRef, accepted_hosts, check_pair, parse_git_location, parse_url
 from gh.rules import (
@@ -302,6 +302,7 @@ def delete_repository(repo_id: int) -> None:
     """Stop tracking a repository, forget everything stored about it, and remember the deletion."""
     project = get_repository(repo_id)
     ident, github_id, key = project.id, project.github_id, project.full_name_key
+    owner, name = project.owner, project.name
     lifecycle.finish_items(ident, DELETED_NOTE, skipped=True)
     active = select(RefreshJob.id).where(RefreshJob.project_id == ident, RefreshJob.status.in_(ACTIVE_JOB_STATUSES))
     for job_id in list(db.session.scalars(active)):
@@ -309,6 +310,7 @@ def delete_repository(repo_id: int) -> None:
     # The foreign keys remove its commits and history and unlink refresh rows (ON DELETE CASCADE /
     # SET NULL; enforced on SQLite too, see extensions.sqlite_pragmas).
     db.session.execute(delete(Project).where(Project.id == ident))
+    prune_repository(owner, name, github_id)  # its cached GitHub answers go with it
     _forget_deletion(github_id, {key})
     db.session.add(DeletedRepository(github_id=github_id, full_name_key=key))
     db.session.commit()

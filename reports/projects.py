@@ -108,6 +108,11 @@ def listed_condition(admin: bool | None = None) -> ColumnElement[bool]:
     return and_(Project.hidden.is_(False), or_(Project.private.is_(False), Project.public_metrics.is_(True)))
 
 
+def shows_detail(project: Project) -> bool:
+    """Tell whether the reader may see this project's commits, authors, history and events."""
+    return reader_is_admin() or not (project.private or project.hidden)
+
+
 def detailed_ids() -> Any:
     """Return a subquery of the ids of the projects the reader may see in detail."""
     return select(Project.id).where(detail_condition()).scalar_subquery()

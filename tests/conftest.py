@@ -122,6 +122,7 @@ def config(database_url: str, tmp_path: Path, github: Any) -> dict[str, str]:
         "GITHUB_ACCESS_TOKEN": github.token,
         "RUN_SCHEDULER": "false",
         "CACHE_DIR": str(tmp_path / "cache"),
+        "GIT_ALLOW_FILE_URLS": "true",
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "GITHUB_BACKOFF_BASE": "0.01",
         "GITHUB_BACKOFF_MAX": "0.05",

@@ -165,7 +165,7 @@ def test_tree_entries_skip_symlinks_submodules_and_excluded(loc_repo: RepoBuilde
 def test_cloc_processes_only_for_big_batches() -> None:
     assert cloc_processes(0) == 0 and cloc_processes(PARALLEL_CLOC_BYTES - 1) == 0
     cores = os.cpu_count() or 1
-    assert cloc_processes(PARALLEL_CLOC_BYTES) == (min(cores, 8) if cores > 1 else 0)
+    assert cloc_processes(PARALLEL_CLOC_BYTES) == (min(cores, 4) if cores > 1 else 0)
 
 
 @needs_cloc
@@ -246,11 +246,11 @@ def test_full_tmpfs_falls_back_to_the_temp_dir(
     used: list[Path] = []
     real = counters.materialise
 
-    def materialise(mirror: Mirror, wanted: dict, root: Path, batch_bytes: int) -> dict:
+    def materialise(mirror: Mirror, wanted: dict, root: Path, batch_bytes: int, *rest: object) -> dict:
         used.append(root)
         if root.parent == full:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(mirror, wanted, root, batch_bytes)
+        return real(mirror, wanted, root, batch_bytes, *rest)
 
     monkeypatch.setattr(loc, "_shm_for", lambda total_bytes: [str(full)])
     monkeypatch.setattr(counters, "materialise", materialise)
