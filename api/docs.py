@@ -26,3 +26,18 @@ def swagger_ui_config() -> dict[str, Any]:
 def asset(filename: str) -> ResponseReturnValue:
     """Send one Swagger UI file."""
     return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+
+
+def document_bodies(spec: dict[str, Any]) -> dict[str, Any]:
+    """Mark every JSON request body required, and document the 400 answered when it is not JSON."""
+    not_json = {
+        "description": "The body is not JSON",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}},
+    }
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            if body and "application/json" in body.get("content", {}):
+                body["required"] = True
+                operation.setdefault("responses", {}).setdefault("400", not_json)
+    return spec

@@ -106,7 +106,8 @@ def started_json(job: RefreshJob, outcome: str) -> dict[str, Any]:
 @limiter.limit(refresh_limit, exempt_when=request_is_admin)
 @bp.input(RefreshQuery, location="query", arg_name="query")
 @bp.output(RefreshStarted, status_code=202)
-@bp.doc(security=[{SECURITY_SCHEME: []}], responses=REFRESH_ERRORS)
+# Anyone may start a (rate-limited, coalesced) refresh; the admin token is optional and lifts the limit.
+@bp.doc(security=[{}, {SECURITY_SCHEME: []}], responses=REFRESH_ERRORS)
 def start_refresh(query: RefreshQuery) -> dict[str, Any]:
     """Start a refresh of every project in the background (coalesced with a running or recent one)."""
     if query.force:

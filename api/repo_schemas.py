@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from api.fields import plain_text
+from api.fields import LINE_PATTERN, NONBLANK_LINE_PATTERN, TEXT_PATTERN, documented, plain_text
 from gh.names import NAME_MAX, NAME_PATTERN, OWNER_MAX, OWNER_PATTERN, URL_MAX, name_problem, owner_problem
 
 
@@ -46,12 +46,18 @@ def _string(minimum: int, maximum: int, pattern: str | None = None) -> WithJsonS
 
 OwnerName = Annotated[str, AfterValidator(_checked(owner_problem)), _string(1, OWNER_MAX, OWNER_PATTERN)]
 RepoName = Annotated[str, AfterValidator(_checked(name_problem)), _string(1, NAME_MAX, NAME_PATTERN)]
-DisplayName = Annotated[str, Field(max_length=200), AfterValidator(_one_line)]
-Description = Annotated[str, Field(max_length=2000), AfterValidator(_multiline)]
-Tag = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(_one_line)]
-Filter = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(plain_text)]
+DisplayName = Annotated[str, Field(max_length=200), documented(NONBLANK_LINE_PATTERN), AfterValidator(_one_line)]
+Description = Annotated[str, Field(max_length=2000), documented(TEXT_PATTERN), AfterValidator(_multiline)]
+Tag = Annotated[str, Field(min_length=1, max_length=50), documented(NONBLANK_LINE_PATTERN), AfterValidator(_one_line)]
+Filter = Annotated[str, Field(min_length=1, max_length=100), documented(LINE_PATTERN), AfterValidator(plain_text)]
 PageNumber = Annotated[int, Field(ge=1, le=100_000, description="Page, from 1.")]
 PerPage = Annotated[int, Field(ge=1, le=100, description="Items per page (1-100).")]
+
+
+def _form(given: tuple[str, ...], absent: tuple[str, ...]) -> dict[str, Any]:
+    """Return the JSON Schema of one accepted shape of a POST /api/repos body."""
+    properties = {name: {"type": "string"} for name in given} | {name: {"type": "null"} for name in absent}
+    return {"required": list(given), "properties": properties}
 
 
 class RepoCreate(BaseModel):
@@ -61,7 +67,13 @@ class RepoCreate(BaseModel):
         extra="forbid",
         strict=True,
         json_schema_extra={
-            "examples": [{"owner": "octo-owner", "repo_name": "tracker"}, {"url": "https://github.com/octo/hello.git"}]
+            "examples": [{"owner": "octo-owner", "repo_name": "tracker"}, {"url": "https://github.com/octo/hello.git"}],
+            # Exactly one form: url alone, owner + repo_name, or owner_name + repo_name (nulls count as absent).
+            "oneOf": [
+                _form(given=("url",), absent=("owner", "owner_name", "repo_name")),
+                _form(given=("owner", "repo_name"), absent=("url", "owner_name")),
+                _form(given=("owner_name", "repo_name"), absent=("url", "owner")),
+            ],
         },
     )
     owner: OwnerName | None = Field(None, description="Account (user or organisation) that owns it.")
@@ -102,6 +114,12 @@ def _unchanged_when_absent(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
+def _unique_unchanged_when_absent(schema: dict[str, Any]) -> None:
+    """Document unique items, without a default (a PATCH leaves absent fields alone)."""
+    _unchanged_when_absent(schema)
+    schema["uniqueItems"] = True
+
+
 class _PatchFields(_Editable):
     """The editable fields; absent ones stay as they are."""
 
@@ -114,8 +132,8 @@ class _PatchFields(_Editable):
     tags: list[Tag] = Field(
         default_factory=list,
         max_length=20,
-        description="Up to 20 unique tags.",
-        json_schema_extra=_unchanged_when_absent,
+        description="Up to 20 unique tags (ignoring case and surrounding spaces).",
+        json_schema_extra=_unique_unchanged_when_absent,
     )
     featured: bool = Field(
         False,
@@ -139,7 +157,11 @@ class _PutFields(_Editable):
 
     display_name: DisplayName | None
     description_override: Description | None
-    tags: list[Tag] = Field(max_length=20)
+    tags: list[Tag] = Field(
+        max_length=20,
+        description="Up to 20 unique tags (ignoring case and surrounding spaces).",
+        json_schema_extra={"uniqueItems": True},
+    )
     featured: bool
     hidden: bool
     paused: bool
