@@ -133,18 +133,23 @@ def read_commits_by_sha(
 ) -> list[CommitRecord]:
     """Return the records of exactly these commits, in the given order (duplicates dropped)."""
     mirror = as_mirror(repo)
-    wanted = list(dict.fromkeys(shas))
-    for sha in wanted:
-        if not SHA_RE.fullmatch(sha):
-            raise ValueError(f"invalid commit sha {sha!r}")
     excluded = excluded_set(excluded_dirs)
-    chunks = split_chunks(wanted, jobs, min_chunk)
+    chunks = split_chunks(checked_shas(shas), jobs, min_chunk)
     if len(chunks) <= 1:
         return [record for chunk in chunks for record in _log_shas(mirror, chunk, excluded)]
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
         # Each thread runs in a copy of this context, so its spans and log records stay this job's.
         parts = list(pool.map(lambda chunk: copy_context().run(_log_shas, mirror, chunk, excluded), chunks))
     return [record for part in parts for record in part]
+
+
+def checked_shas(shas: Iterable[str]) -> list[str]:
+    """Return the shas in order without duplicates; raise ValueError on one that is not a sha."""
+    wanted = list(dict.fromkeys(shas))
+    for sha in wanted:
+        if not SHA_RE.fullmatch(sha):
+            raise ValueError(f"invalid commit sha {sha!r}")
+    return wanted
 
 
 def split_chunks(items: list[str], jobs: int, min_chunk: int) -> list[list[str]]:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from analysis.gitcmd import FALLBACK_BIG_FILE_BYTES, GitError, Mirror, as_mirror, base_env
-from analysis.gitlog import LOG_ARGS, MIN_CHUNK, SHA_RE, Repo, _check_revs, _rev_list, split_chunks
+from analysis.gitlog import LOG_ARGS, MIN_CHUNK, Repo, _check_revs, _rev_list, checked_shas, split_chunks
 from analysis.numstat import CommitRecord, excluded_set, iter_log
 from infra.redaction import redact
 
@@ -58,12 +58,8 @@ def stream_commits_by_sha(
 ) -> Iterator[list[CommitRecord]]:
     """Yield the records of exactly these commits in batches, read by up to `jobs` git processes."""
     mirror = as_mirror(repo)
-    wanted = list(dict.fromkeys(shas))
-    for sha in wanted:
-        if not SHA_RE.fullmatch(sha):
-            raise ValueError(f"invalid commit sha {sha!r}")
     excluded = excluded_set(excluded_dirs)
-    chunks = split_chunks(wanted, jobs, min_chunk)
+    chunks = split_chunks(checked_shas(shas), jobs, min_chunk)
     if len(chunks) <= 1:
         for chunk in chunks:
             yield from _batches(_log_shas(mirror, chunk, excluded), batch)
