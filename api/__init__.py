@@ -30,6 +30,6 @@ def register_blueprints(app: APIFlask) -> None:
     """Attach every blueprint of the service to the app."""
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(name).bp)
-    from api.docs import document_bodies
+    from api.docs import add_spec_processor, document_bodies
 
-    app.spec_processor(document_bodies)
+    add_spec_processor(app, document_bodies)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import swagger_ui_bundle
+from apiflask import APIFlask
 from flask import Blueprint, send_from_directory
 from flask.typing import ResponseReturnValue
 
@@ -41,3 +43,12 @@ def document_bodies(spec: dict[str, Any]) -> dict[str, Any]:
                 body["required"] = True
                 operation.setdefault("responses", {}).setdefault("400", not_json)
     return spec
+
+
+def add_spec_processor(app: APIFlask, processor: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Run `processor` on the OpenAPI description after those already added.
+
+    APIFlask keeps one `spec_callback`; registering a second one with `spec_processor` would drop the first.
+    """
+    earlier = app.spec_callback
+    app.spec_callback = processor if earlier is None else (lambda spec: processor(earlier(spec)))

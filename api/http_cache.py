@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.http import parse_etags
 
 from api.auth import is_admin
+from api.docs import add_spec_processor
 from infra.admin import presented_token
 from infra.runtime import current_settings
 
@@ -221,4 +222,4 @@ def init_app(app: Flask) -> None:
     Compress(app)
     app.after_request(add_validators)
     if isinstance(app, APIFlask):
-        app.spec_processor(document_caching)
+        add_spec_processor(app, document_caching)

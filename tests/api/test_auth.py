@@ -128,6 +128,9 @@ def test_openapi_marks_every_protected_route(client: Any, app: Any) -> None:
             if (method.upper(), path) in SIGNED_WRITES:
                 assert operation.get("security") == [{"WebhookSignature": []}], (method, path)
                 assert "401" in operation["responses"], (method, path)
+            elif (method.upper(), path) in PUBLIC_WRITES:  # anonymous allowed; the token lifts the cooldown
+                assert operation.get("security") == [{}, {"AdminToken": []}], (method, path)
+                assert "401" in operation["responses"], (method, path)
             elif method.upper() in WRITE_METHODS:
                 assert operation.get("security") == [{"AdminToken": []}], (method, path)
                 assert "401" in operation["responses"], (method, path)
