@@ -20,6 +20,7 @@ from analysis import metrics
 from gh.access import rate_governor
 from gh.cache import DbConditionalCache, prune_repository
 from gh.client import GitHubClient
+from gh.gitlab import is_gitlab_host
 from gh.names import RefError, RepoRef, accepted_hosts, check_pair, parse_git_location, parse_url
 from gh.rules import (
     GitHubBadResponse,
@@ -228,8 +229,11 @@ def add_git_repository(url: str) -> tuple[Project, RefreshJob]:
     if existing is not None:
         raise already_tracked(existing)
     web = location.clone_url.removesuffix(".git") if location.clone_url.startswith(("https://", "http://")) else None
+    # A GitLab project stays private (hidden from anonymous readers) until GitLab calls it public.
+    private = is_gitlab_host(runtime().settings, location.host)
     project = Project(owner=location.namespace, name=location.name, full_name_key=location.key, source=SOURCE_ADDED,
-                      kind=KIND_GIT, host=location.host, clone_url=location.clone_url, html_url=web)  # fmt: skip
+                      kind=KIND_GIT, host=location.host, clone_url=location.clone_url, html_url=web,
+                      private=private)  # fmt: skip
     try:
         db.session.add(project)
         _forget_deletion(None, {location.key})
