@@ -21,7 +21,7 @@ from gh.access import rate_governor
 from gh.cache import DbConditionalCache, prune_repository
 from gh.client import GitHubClient
 from gh.gitlab import is_gitlab_host
-from gh.names import RefError, RepoRef, accepted_hosts, check_pair, parse_git_location, parse_url
+from gh.names import LOCAL_HOST, RefError, RepoRef, accepted_hosts, check_pair, parse_git_location, parse_url, url_host
 from gh.rules import (
     GitHubBadResponse,
     GitHubError,
@@ -51,6 +51,7 @@ from refresh.metadata import apply_repository
 
 log = logging.getLogger(__name__)
 DELETED_NOTE = "The repository was deleted from tracking"
+WEB_SCHEMES = ("https://", "http://")
 SORT_COLUMNS = {
     "name": (func.lower(Project.name), func.lower(Project.owner)),
     "stars": (Project.stars,),
@@ -206,6 +207,12 @@ def add_repository(ref: RepoRef) -> tuple[Project, RefreshJob]:
     return project, job
 
 
+def on_github_host(url: str) -> bool:
+    """Tell whether a URL's host is the configured GitHub's (then GitHub's naming rules and errors apply)."""
+    settings = runtime().settings
+    return url_host(url) in accepted_hosts(settings.github_git_host, settings.github_api_url)
+
+
 def is_github_url(url: str) -> bool:
     """Tell whether a URL names a repository of the configured GitHub (else: any git host)."""
     settings = runtime().settings
@@ -216,15 +223,18 @@ def is_github_url(url: str) -> bool:
     return True
 
 
-def add_git_repository(url: str) -> tuple[Project, RefreshJob]:
+def add_git_repository(url: str, *, web_only: bool = False) -> tuple[Project, RefreshJob]:
     """Track a repository of any git host (or a local path when allowed) by its git URL; 409 when tracked.
 
-    No GitHub call: its metrics come from git alone, GitHub-only fields stay empty.
+    No GitHub call: its metrics come from git alone, GitHub-only fields stay empty. `web_only`
+    (the HTTP API) accepts http(s) URLs only, besides local paths when ALLOW_LOCAL_REPOSITORIES is set.
     """
     try:
         location = parse_git_location(url, allow_local=runtime().settings.allow_local_repositories)
     except RefError as exc:
         raise validation_error([(p.field, p.message) for p in exc.problems]) from None
+    if web_only and location.host != LOCAL_HOST and not location.clone_url.lower().startswith(WEB_SCHEMES):
+        raise validation_error([("url", "Give an https:// (or http://) git URL: https://<host>/<namespace>/<repo>")])
     existing = find_tracked(location.key)
     if existing is not None:
         raise already_tracked(existing)

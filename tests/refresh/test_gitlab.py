@@ -63,7 +63,8 @@ def add(runner: Any, client: Any, url: str) -> tuple[int, dict[str, Any]]:
     assert added.exit_code == 0, added.output
     job = wait_for_job(client, added.stdout.split()[-1])
     repos = client.get("/api/repos", headers=ADMIN).get_json()["items"]
-    return next(r["id"] for r in repos if r["repo_name"] == url.rstrip("/").rpartition("/")[2].removesuffix(".git")), job
+    name = url.rstrip("/").rpartition("/")[2].removesuffix(".git")
+    return next(r["id"] for r in repos if r["repo_name"] == name), job
 
 
 def refresh(client: Any, repo_id: int) -> dict[str, Any]:
@@ -139,9 +140,7 @@ def test_rate_limit_is_a_clean_per_repository_error_and_pauses_the_host(
     assert [r.status for r in gitlab.api_requests()] == [429]
 
 
-def test_short_retry_after_is_waited_out(
-    make_app: Any, gitlab: GitLabStandIn, sample_history: SampleHistory
-) -> None:
+def test_short_retry_after_is_waited_out(make_app: Any, gitlab: GitLabStandIn, sample_history: SampleHistory) -> None:
     gitlab.add_project(PATH, git_dir=bare_dir(sample_history), star_count=4)
     gitlab.inject_rate_limit(times=1, retry_after=1)
     app = make_app(GITLAB_MAX_PAUSE="5")
