@@ -87,6 +87,11 @@ def api_origin(host: str, clone_url: str | None) -> str:
     return f"{'http' if scheme == 'http' else 'https'}://{host}"
 
 
+def project_api_path(path: str) -> str:
+    """Return the API path of a project: `/api/v4/projects/` and its URL-encoded `namespace/name`."""
+    return f"/api/v4/projects/{quote(path, safe='')}"
+
+
 def _int(value: str | None) -> int | None:
     try:
         return int(float(value.strip())) if value is not None else None
@@ -164,7 +169,7 @@ class GitLabClient:
 
     def get_project(self, path: str) -> GitLabProject:
         """Return a project by its path (`group/subgroup/name`), conditionally."""
-        url = f"{self._origin}/api/v4/projects/{quote(path, safe='')}"
+        url = self._origin + project_api_path(path)
         key = cache_key(self._token, url)
         for _attempt in range(MAX_PAUSE_WAITS + 1):
             self._await_budget()
@@ -208,7 +213,7 @@ class GitLabClient:
                 retry_transient_errors=True,
             )
             try:
-                with telemetry.span("GitLab GET", **{"url.path": f"/api/v4/projects/{quote(path, safe='')}"}):
+                with telemetry.span("GitLab GET", **{"url.path": project_api_path(path)}):
                     project = client.projects.get(
                         path,
                         obey_rate_limit=False,  # 429s are the governor's: shared pause, bounded wait

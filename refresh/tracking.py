@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from analysis import metrics
 from gh.access import rate_governor
-from gh.cache import DbConditionalCache, prune_repository
+from gh.cache import DbConditionalCache, prune_repository, prune_url_suffix
 from gh.client import GitHubClient
-from gh.gitlab import is_gitlab_host
+from gh.gitlab import is_gitlab_host, project_api_path
 from gh.names import LOCAL_HOST, RefError, RepoRef, accepted_hosts, check_pair, parse_git_location, parse_url, url_host
 from gh.rules import (
     GitHubBadResponse,
@@ -316,7 +316,7 @@ def delete_repository(repo_id: int) -> None:
     """Stop tracking a repository, forget everything stored about it, and remember the deletion."""
     project = get_repository(repo_id)
     ident, github_id, key = project.id, project.github_id, project.full_name_key
-    owner, name = project.owner, project.name
+    owner, name, kind, host = project.owner, project.name, project.kind, (project.host or "").lower()
     lifecycle.finish_items(ident, DELETED_NOTE, skipped=True)
     active = select(RefreshJob.id).where(RefreshJob.project_id == ident, RefreshJob.status.in_(ACTIVE_JOB_STATUSES))
     for job_id in list(db.session.scalars(active)):
@@ -325,6 +325,8 @@ def delete_repository(repo_id: int) -> None:
     # SET NULL; enforced on SQLite too, see extensions.sqlite_pragmas).
     db.session.execute(delete(Project).where(Project.id == ident))
     prune_repository(owner, name, github_id)  # its cached GitHub answers go with it
+    if kind == KIND_GIT:  # and a GitLab project's cached answer
+        prune_url_suffix(f"//{host}{project_api_path(f'{owner}/{name}')}")
     _forget_deletion(github_id, {key})
     db.session.add(DeletedRepository(github_id=github_id, full_name_key=key))
     db.session.commit()

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from infra.extensions import db
-from models import Project, RepoUpdate
+from models import HttpCacheEntry, Project, RepoUpdate
 from tests.fixtures_git import SampleHistory
 from tests.refresh_helpers import wait_for_job as wait_as_anyone
 from tests.standin.gitlab import GitLabStandIn
@@ -223,3 +223,21 @@ def test_gitlab_hosts_start_private_and_other_hosts_do_not(app: Any, runner: Any
     with app.app_context():
         row = db.session.scalars(select(Project)).one()
         assert (row.kind, row.host, row.private) == ("git", gitlab.host, True)
+
+
+def test_deleting_forgets_the_cached_gitlab_answer(
+    runner: Any, app: Any, client: Any, gitlab: GitLabStandIn, sample_history: SampleHistory
+) -> None:
+    gitlab.add_project(PATH, git_dir=bare_dir(sample_history), star_count=6)
+    repo_id, _ = add(runner, client, gitlab.git_url(PATH))
+    with app.app_context():
+        keys = db.session.scalars(select(HttpCacheEntry.key)).all()
+        assert [k.split(" ", 1)[1] for k in keys] == [f"{gitlab.base_url}/api/v4/projects/team%2Fproj"]
+    assert client.delete(f"/api/repos/{repo_id}").status_code == 204
+    with app.app_context():
+        assert db.session.scalars(select(HttpCacheEntry.key)).all() == []
+
+    again, job = add(runner, client, gitlab.git_url(PATH))
+    assert job["repositories_failed"] == 0
+    assert [("if-none-match" in r.headers, r.status) for r in gitlab.api_requests()] == [(False, 200), (False, 200)]
+    assert admin_view(client, again)["stars"] == 6
