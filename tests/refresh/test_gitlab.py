@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from gh.gitlab import gitlab_governor
 from infra.extensions import db
 from models import HttpCacheEntry, Project, RepoUpdate
 from tests.fixtures_git import SampleHistory
@@ -241,3 +243,30 @@ def test_deleting_forgets_the_cached_gitlab_answer(
     assert job["repositories_failed"] == 0
     assert [("if-none-match" in r.headers, r.status) for r in gitlab.api_requests()] == [(False, 200), (False, 200)]
     assert admin_view(client, again)["stars"] == 6
+
+
+def test_rq_workers_share_the_hosts_pause_through_redis(
+    rq_app: Any, rq_workers: Any, gitlab: GitLabStandIn, sample_history: SampleHistory
+) -> None:
+    for path in ("team/one", "team/two"):
+        gitlab.add_project(path, git_dir=bare_dir(sample_history))
+    gitlab.inject_rate_limit(times=1, retry_after=3600)
+    runner, client = rq_app.test_cli_runner(), rq_app.test_client()
+    jobs = []
+    for path in ("team/one", "team/two"):
+        added = runner.invoke(args=["tracker", "add", gitlab.git_url(path)])
+        assert added.exit_code == 0, added.output
+        jobs.append(added.stdout.split()[-1])
+    rq_workers.start()  # one worker: the jobs run in the order they were queued
+    first, second = (wait_for_job(client, job) for job in jobs)
+
+    assert [r.status for r in gitlab.api_requests()] == [429]  # the second repository asked nothing
+    for job in (first, second):
+        assert job["repositories_failed"] == 1
+        assert f"GitLab's rate limit on {gitlab.host} is exhausted" in job["errors"][0]["error"]
+    with rq_app.app_context():  # this (web) process sees the worker's pause: it lives in Redis
+        until = gitlab_governor(gitlab.host).paused_until()
+        assert until is not None and until > datetime.now(UTC) + timedelta(seconds=3000)
+    logs = rq_workers.logs()
+    assert f"GitLab rate limit on {gitlab.host}: pausing until" in logs
+    assert TOKEN not in logs and "Traceback" not in logs
