@@ -270,3 +270,16 @@ def test_rq_workers_share_the_hosts_pause_through_redis(
     logs = rq_workers.logs()
     assert f"GitLab rate limit on {gitlab.host}: pausing until" in logs
     assert TOKEN not in logs and "Traceback" not in logs
+
+
+def test_a_wrong_token_is_a_clean_error_without_the_token(
+    make_app: Any, gitlab: GitLabStandIn, sample_history: SampleHistory
+) -> None:
+    wrong = "glpat-wrong-token-for-this-host"
+    gitlab.add_project(PATH, git_dir=bare_dir(sample_history))
+    app = make_app(GIT_HOST_TOKENS=f"{gitlab.host}={wrong}")
+    _, job = add(app.test_cli_runner(), app.test_client(), gitlab.git_url(PATH))
+    assert job["repositories_failed"] == 1
+    assert "GitLab answered 401: 401 Unauthorized (GET " in job["errors"][0]["error"]
+    assert wrong not in str(job)
+    assert [(r.status, r.headers.get("private-token")) for r in gitlab.api_requests()] == [(401, wrong)]
