@@ -19,6 +19,7 @@ from rq.timeouts import JobTimeoutException
 from analysis.counters import LocError
 from analysis.gitcmd import GitError
 from events import poller, store
+from gh.gitlab import GitLabError
 from gh.rules import GitHubError
 from infra import telemetry
 from infra.extensions import db
@@ -30,7 +31,7 @@ from refresh.discovery import discover, refreshable_projects
 from refresh.project import RepositoryError, refresh_project
 
 log = logging.getLogger(__name__)
-EXPECTED_ERRORS = (GitHubError, GitError, LocError, RepositoryError)
+EXPECTED_ERRORS = (GitHubError, GitLabError, GitError, LocError, RepositoryError)
 _process_app: tuple[int, Flask] | None = None
 
 
