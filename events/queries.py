@@ -134,7 +134,7 @@ def _drop_concealed(found: dict[str, Span], filters: EventFilter, start: datetim
         return
     region = [Event.created_at >= start] if start is not None else []
     where = [*filters.kind_conditions(), *region, filters.concealed]
-    touched = db.session.scalars(select(Event.type).where(*where).group_by(Event.type))
+    touched = list(db.session.scalars(select(Event.type).where(*where).group_by(Event.type)))
     for kind in touched:
         redone = dataclasses.replace(filters, event_type=kind, since=None)
         found[kind] = _raw_spans(redone, None, *region).get(kind, Span(0, None, None))
