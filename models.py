@@ -322,6 +322,7 @@ class Event(db.Model):
         Index("ix_events_repo_type_created", "repo_name", "type", "created_at"),
         Index("ix_events_type_repo", "type", "repo_name"),
         Index("ix_events_action_type_created", "action", "type", "created_at"),
+        Index("ix_events_repo_id", "repo_id"),  # a repository's events across renames (visibility)
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

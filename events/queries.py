@@ -125,19 +125,26 @@ def _hour_spans(filters: EventFilter, start: datetime | None) -> dict[str, Span]
 
 
 def _drop_concealed(found: dict[str, Span], filters: EventFilter, start: datetime | None) -> None:
-    """Recount from the raw events each type whose hours include events the reader may not see.
+    """Take out of the hours' spans the public events the reader may not see (`filters.concealed`).
 
-    Only public events of concealed tracked repositories can be such events (the hours read are the
-    public ones), so this looks at those repositories' events and recounts just the types they touch.
+    Counts are subtracted; an oldest or newest time that may be such an event is looked up again
+    among the visible events (one index probe on type and time).
     """
     if filters.concealed is None:
         return
     region = [Event.created_at >= start] if start is not None else []
-    where = [*filters.kind_conditions(), *region, filters.concealed]
-    touched = list(db.session.scalars(select(Event.type).where(*where).group_by(Event.type)))
-    for kind in touched:
-        redone = dataclasses.replace(filters, event_type=kind, since=None)
-        found[kind] = _raw_spans(redone, None, *region).get(kind, Span(0, None, None))
+    when = Event.created_at
+    query = select(Event.type, func.count(), func.min(when), func.max(when))
+    query = query.where(*filters.kind_conditions(), *region, filters.concealed).group_by(Event.type)
+    for kind, count, first, last in list(db.session.execute(query)):
+        total = found.get(kind)
+        if total is None or total.count <= count:
+            found.pop(kind, None)
+            continue
+        where = [*dataclasses.replace(filters, event_type=kind, since=None).conditions(), *region]
+        oldest = total.oldest if first > total.oldest else db.session.scalar(select(func.min(when)).where(*where))
+        newest = total.newest if last < total.newest else db.session.scalar(select(func.max(when)).where(*where))
+        found[kind] = Span(total.count - count, oldest, newest)
 
 
 def spans_by_type(filters: EventFilter) -> dict[str, Span]:

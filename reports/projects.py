@@ -140,20 +140,29 @@ def concealed_github_ids() -> set[int]:
 def event_visibility(admin: bool | None = None) -> dict[str, Any]:
     """Return the EventFilter fields (events/queries.py) that keep to the events the reader may see.
 
-    `visible` is the rule as SQL; `concealed` names the public events it still leaves out (those of
-    concealed tracked repositories), so per-hour counters of public events can be corrected.
+    An event names its repository by GitHub id (kept across renames) and name: a concealed tracked
+    repository is matched by id, and by name only for an event without an id or a repository
+    without one. `visible` is the rule as SQL; `concealed` is exactly the public events it leaves
+    out (index-friendly, by id), so per-hour counters of public events can be corrected.
     """
     if reader_is_admin() if admin is None else admin:
         return {}
-    names, ids = sorted(concealed_names()), sorted(concealed_github_ids())
+    rows = list(db.session.execute(select(Project.full_name_key, Project.github_id).where(~detail_condition(False))))
+    ids = sorted({i for _, i in rows if i is not None})
+    names = sorted({key for key, _ in rows})
+    unnumbered = sorted({key for key, i in rows if i is None})
+    name = func.lower(Event.repo_name)
     visible: list[ColumnElement[bool]] = [Event.public.is_(True)]
     matches: list[ColumnElement[bool]] = []
-    if names:
-        visible.append(or_(Event.repo_name.is_(None), func.lower(Event.repo_name).not_in(names)))
-        matches.append(func.lower(Event.repo_name).in_(names))
     if ids:
         visible.append(or_(Event.repo_id.is_(None), Event.repo_id.not_in(ids)))
         matches.append(Event.repo_id.in_(ids))
+    if names:
+        visible.append(or_(Event.repo_id.is_not(None), Event.repo_name.is_(None), name.not_in(names)))
+        matches.append(and_(Event.repo_id.is_(None), name.in_(names)))
+    if unnumbered:
+        visible.append(or_(Event.repo_name.is_(None), name.not_in(unnumbered)))
+        matches.append(name.in_(unnumbered))
     concealed = and_(Event.public.is_(True), or_(*matches)) if matches else None
     return {"visible": and_(*visible), "public_only": True, "concealed": concealed}
 

@@ -1,5 +1,6 @@
 """events: GitHub's `public` flag, stored so events of private repositories stay concealed; event_hours split by it
 
+An index on events.repo_id finds a concealed repository's events by GitHub id (kept across renames).
 Rows stored before this revision were read from feeds whose `public` flag was not kept; they keep
 showing (public) as they did. event_hours is rebuilt from the events with the flag in its key.
 
@@ -56,6 +57,7 @@ def _create_hours(with_public: bool) -> None:
 def upgrade():
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("public", sa.Boolean(), nullable=False, server_default=sa.true()))
+        batch_op.create_index("ix_events_repo_id", ["repo_id"], unique=False)
     op.drop_table("event_hours")
     _create_hours(with_public=True)
 
@@ -63,5 +65,6 @@ def upgrade():
 def downgrade():
     op.drop_table("event_hours")
     with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_repo_id")
         batch_op.drop_column("public")
     _create_hours(with_public=False)
