@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -321,6 +322,7 @@ class Event(db.Model):
         Index("ix_events_repo_type_created", "repo_name", "type", "created_at"),
         Index("ix_events_type_repo", "type", "repo_name"),
         Index("ix_events_action_type_created", "action", "type", "created_at"),
+        Index("ix_events_repo_id", "repo_id"),  # a repository's events across renames (visibility)
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -333,6 +335,7 @@ class Event(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     payload: Mapped[Any] = mapped_column(JSONType)
     inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    public: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # GitHub's `public` flag
 
 
 class EventSource(db.Model):
@@ -374,7 +377,7 @@ class WebhookCount(db.Model):
 
 
 class EventHour(db.Model):
-    """Events per hour, type and action (action "" for none), kept in step with `events` at ingest.
+    """Events per hour, type, action (action "" for none) and `public` flag, kept in step with `events` at ingest.
 
     Window counts over all repositories read these rows for whole hours and the raw events only
     for the partial hour at the window's start (events/queries.py), so they cost hours, not events.
@@ -385,6 +388,7 @@ class EventHour(db.Model):
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     type: Mapped[str] = mapped_column(String(64), primary_key=True)
     action: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    public: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)  # the events' `public` flag
     count: Mapped[int] = mapped_column(BigInteger, default=0)
     oldest: Mapped[datetime] = mapped_column(UTCDateTime)
     newest: Mapped[datetime] = mapped_column(UTCDateTime)

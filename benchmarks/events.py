@@ -4,7 +4,9 @@ Starts a private PostgreSQL (tests/servers.py), migrates it, stores 1,000,000 sy
 events through the poller's own path (`store.store_events`: map, look up known ids,
 INSERT … ON CONFLICT DO NOTHING), then times each metric endpoint through the app (median of
 20 calls). Targets (issue 12): ≥ 30,000 events/s, each metric ≤ 100 ms; window counts over all
-repositories read `event_hours` (kept at ingest) for whole hours.
+repositories read `event_hours` (kept at ingest) for whole hours. The reader is anonymous:
+`--conceal` tracks the busiest repository as private, so its public events are recounted out of
+the per-hour counters (the visibility rule's worst case).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy import text  # noqa: E402
 from app import MIGRATIONS_DIR, create_app  # noqa: E402
 from events import store  # noqa: E402
 from infra.extensions import db  # noqa: E402
+from models import Project, full_name_key  # noqa: E402
 from tests.servers import PostgresServer  # noqa: E402
 
 INGEST_TARGET = 30_000  # events/s (issue 12: headroom on a busy 2-core machine)
@@ -129,6 +132,15 @@ def time_metrics(app: Any, calls: int) -> list[tuple[str, str, float]]:
     return rows
 
 
+def conceal_busiest(app: Any) -> None:
+    """Track the busiest repository as private: its events leave the anonymous reader's counts."""
+    owner, name = BUSY_REPO.split("/")
+    with app.app_context():
+        db.session.add(Project(owner=owner, name=name, full_name_key=full_name_key(owner, name), private=True,
+                               github_id=9_000_000))  # fmt: skip
+        db.session.commit()
+
+
 def report(count: int, rate: float, rows: list[tuple[str, str, float]]) -> bool:
     """Print the table; return whether every target was met."""
     ok = rate >= INGEST_TARGET and all(ms <= METRIC_TARGET_MS for _, _, ms in rows)
@@ -148,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=20)
+    conceal = f"track {BUSY_REPO} (the busiest) as a private repository: the anonymous reader's worst case"
+    parser.add_argument("--conceal", action="store_true", help=conceal)
     args = parser.parse_args(argv)
     server = PostgresServer.start()
     try:
@@ -158,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             upgrade(directory=str(MIGRATIONS_DIR))
         rate = ingest(app, args.events)
+        if args.conceal:
+            conceal_busiest(app)
         ok = report(args.events, rate, time_metrics(app, args.calls))
         with app.app_context():
             db.engine.dispose()

@@ -7,12 +7,13 @@ within the last `offset` seconds; busy repositories have strictly more than a mi
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 
 from analysis import metrics
 from events import hours
@@ -32,25 +33,31 @@ class EventFilter:
     action: str | None = None
     repository_name: str | None = None
     since: datetime | None = None
-    # events of these repositories (lower-case `owner/name`, GitHub ids) are left out: the reader may not see them
-    hidden_names: frozenset[str] = frozenset()
-    hidden_repo_ids: frozenset[int] = frozenset()
+    # What the reader may see, from the visibility rule (reports/projects.py, `event_visibility`):
+    # `visible` selects the events shown (None: all); `public_only` reads only the public hours of
+    # `event_hours`; `concealed` selects the public events those hours count that are still not shown.
+    visible: Any = None
+    public_only: bool = False
+    concealed: Any = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """Return the WHERE clauses of these filters."""
-        where: list[ColumnElement[bool]] = []
-        if self.hidden_names:
-            where.append(or_(Event.repo_name.is_(None), func.lower(Event.repo_name).not_in(sorted(self.hidden_names))))
-        if self.hidden_repo_ids:
-            where.append(or_(Event.repo_id.is_(None), Event.repo_id.not_in(sorted(self.hidden_repo_ids))))
-        if self.event_type is not None:
-            where.append(Event.type == self.event_type)
-        if self.action is not None:
-            where.append(Event.action == self.action.lower())  # stored lower-case: case-insensitive match
+        where = self.kind_conditions()
+        if self.visible is not None:
+            where.append(self.visible)
         if self.repository_name is not None:
             where.append(Event.repo_name == self.repository_name)
         if self.since is not None:
             where.append(Event.created_at >= self.since)
+        return where
+
+    def kind_conditions(self) -> list[ColumnElement[bool]]:
+        """Return the WHERE clauses of the type and action filters."""
+        where: list[ColumnElement[bool]] = []
+        if self.event_type is not None:
+            where.append(Event.type == self.event_type)
+        if self.action is not None:
+            where.append(Event.action == self.action.lower())  # stored lower-case: case-insensitive match
         return where
 
 
@@ -87,9 +94,9 @@ def _merge(a: Span, b: Span) -> Span:
     return Span(a.count + b.count, min(olds, default=None), max(news, default=None))
 
 
-def _raw_spans(filters: EventFilter, until: datetime | None = None) -> dict[str, Span]:
-    """Spans by type from the raw events (optionally only those before `until`)."""
-    where = filters.conditions() + ([Event.created_at < until] if until is not None else [])
+def _raw_spans(filters: EventFilter, until: datetime | None = None, *extra: ColumnElement[bool]) -> dict[str, Span]:
+    """Spans by type from the raw events (optionally only those before `until`, and matching `extra`)."""
+    where = filters.conditions() + ([Event.created_at < until] if until is not None else []) + list(extra)
     query = (
         select(Event.type, func.count(), func.min(Event.created_at), func.max(Event.created_at))
         .where(*where)
@@ -107,12 +114,37 @@ def _hour_spans(filters: EventFilter, start: datetime | None) -> dict[str, Span]
         where.append(EventHour.action == filters.action.lower())
     if start is not None:
         where.append(EventHour.hour >= start)
+    if filters.public_only:
+        where.append(EventHour.public.is_(True))
     query = (
         select(EventHour.type, func.sum(EventHour.count), func.min(EventHour.oldest), func.max(EventHour.newest))
         .where(*where)
         .group_by(EventHour.type)
     )
     return {kind: Span(int(count), oldest, newest) for kind, count, oldest, newest in db.session.execute(query)}
+
+
+def _drop_concealed(found: dict[str, Span], filters: EventFilter, start: datetime | None) -> None:
+    """Take out of the hours' spans the public events the reader may not see (`filters.concealed`).
+
+    Counts are subtracted; an oldest or newest time that may be such an event is looked up again
+    among the visible events (one index probe on type and time).
+    """
+    if filters.concealed is None:
+        return
+    region = [Event.created_at >= start] if start is not None else []
+    when = Event.created_at
+    query = select(Event.type, func.count(), func.min(when), func.max(when))
+    query = query.where(*filters.kind_conditions(), *region, filters.concealed).group_by(Event.type)
+    for kind, count, first, last in list(db.session.execute(query)):
+        total = found.get(kind)
+        if total is None or total.count <= count:
+            found.pop(kind, None)
+            continue
+        where = [*dataclasses.replace(filters, event_type=kind, since=None).conditions(), *region]
+        oldest = total.oldest if first > total.oldest else db.session.scalar(select(func.min(when)).where(*where))
+        newest = total.newest if last < total.newest else db.session.scalar(select(func.max(when)).where(*where))
+        found[kind] = Span(total.count - count, oldest, newest)
 
 
 def spans_by_type(filters: EventFilter) -> dict[str, Span]:
@@ -126,6 +158,7 @@ def spans_by_type(filters: EventFilter) -> dict[str, Span]:
     else:
         start = hours.next_hour(filters.since) if filters.since is not None else None
         found = _hour_spans(filters, start)
+        _drop_concealed(found, filters, start)
         if start is not None and start != filters.since:
             for kind, partial in _raw_spans(filters, until=start).items():
                 found[kind] = _merge(found.get(kind, Span(0, None, None)), partial)

@@ -21,7 +21,7 @@ INSERT_CHUNK = 500  # rows per multi-row INSERT on SQLite (its limit is 32766 pa
 PRUNE_BATCH = 5000  # rows per DELETE, so pruning never holds long locks
 STAGING = "events_incoming"
 COLUMNS = ("id", "type", "action", "repo_id", "repo_name", "actor_id", "actor_login", "created_at", "payload",
-           "inserted_at")  # fmt: skip
+           "inserted_at", "public")  # fmt: skip
 
 
 class MalformedEvent(ValueError):
@@ -97,6 +97,8 @@ def event_row(raw: Mapping[str, Any], now: datetime | None = None) -> dict[str, 
         "created_at": created_at,
         "payload": payload,
         "inserted_at": now or utcnow(),
+        # GitHub marks an event of a private repository `public: false`; every event carries the flag.
+        "public": raw.get("public", True) is True,
     }
 
 

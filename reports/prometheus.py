@@ -17,7 +17,7 @@ from gh.access import rate_governor
 from infra.extensions import db
 from infra.runtime import redis_up, runtime
 from models import JOB_COMPLETED, Commit, Event, EventSource, Project, RefreshJob, WebhookCount
-from reports.projects import Concealed
+from reports.projects import Concealed, visible_events
 
 PREFIX = "project_tracker"
 JOB_STATUSES = ("queued", "running", "completed", "failed")
@@ -87,7 +87,8 @@ class StateCollector:
         yield GaugeMetricFamily(f"{PREFIX}_projects_failing", "Projects whose last refresh failed.",
                                 value=_count(Project, Project.last_error.is_not(None)))  # fmt: skip
         yield GaugeMetricFamily(f"{PREFIX}_commits_stored", "Commits stored.", value=_count(Commit))
-        yield GaugeMetricFamily(f"{PREFIX}_events_stored", "GitHub events stored.", value=_count(Event))
+        yield GaugeMetricFamily(f"{PREFIX}_events_stored", "GitHub events stored (visible to the reader).",
+                                value=_count(Event, visible_events()))  # fmt: skip
         yield from _jobs()
         yield from _event_sources()
         yield from _webhooks()
