@@ -7,6 +7,7 @@ instead (`create_app({...})`). Each setting, its variable and its default are wr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -186,7 +187,9 @@ class Settings(BaseSettings):
         if environ is not None:
             return cls.from_mapping(environ, instance_path=instance_path)
         try:
-            settings = cls(**({"INSTANCE_PATH": instance_path} if instance_path else {}))
+            # The caller's folder (Flask's instance_path) is only a default: INSTANCE_PATH wins.
+            fallback = instance_path if instance_path and not os.environ.get("INSTANCE_PATH") else ""
+            settings = cls(**({"INSTANCE_PATH": fallback} if fallback else {}))
         except ValidationError as exc:
             raise SettingsError(f"invalid configuration: {_problems(exc)}") from None
         settings.validate()
