@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import logging
 import math
 import os
 import resource
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterable
@@ -174,13 +176,7 @@ class Limits:
 
     def preexec(self, timeout: float) -> Callable[[], None] | None:
         """Return a function that applies the limits in the child before exec (None: no limits)."""
-        cpu = self.cpu_seconds if self.cpu_seconds is not None else timeout
-        wanted = [
-            (resource.RLIMIT_AS, self.address_bytes),
-            (resource.RLIMIT_FSIZE, self.file_bytes),
-            (resource.RLIMIT_CPU, math.ceil(cpu) + 1 if cpu and math.isfinite(cpu) else None),
-        ]
-        limits = [(which, int(value)) for which, value in wanted if value is not None and value > 0]
+        limits = [(which, value) for which, _flag, value in self._wanted(timeout)]
         if not limits:
             return None
 
@@ -191,6 +187,45 @@ class Limits:
                 resource.setrlimit(which, (capped, hard))
 
         return apply
+
+    def command(self, argv: list[str], timeout: float) -> tuple[list[str], Callable[[], None] | None]:
+        """Return how to start `argv` under the limits: the argv to run and a preexec function.
+
+        With util-linux's `prlimit` on PATH the limits are set by it (it execs the command, so the
+        pid, exit status and signals stay the command's) and no preexec function is needed: Python
+        then starts the child with vfork, about ten times cheaper than a fork of a large worker.
+        """
+        wanted = self._wanted(timeout)
+        prlimit = _prlimit()
+        if not wanted or prlimit is None:
+            return argv, self.preexec(timeout)
+        options = []
+        for which, flag, value in wanted:
+            hard = resource.getrlimit(which)[1]  # inherited by the child: never ask for more
+            options.append(f"--{flag}={value if hard == resource.RLIM_INFINITY else min(value, hard)}:")
+        return [prlimit, *options, "--", *argv], None
+
+    def _wanted(self, timeout: float) -> list[tuple[int, str, int]]:
+        cpu = self.cpu_seconds if self.cpu_seconds is not None else timeout
+        wanted = [
+            (resource.RLIMIT_AS, "as", self.address_bytes),
+            (resource.RLIMIT_FSIZE, "fsize", self.file_bytes),
+            (resource.RLIMIT_CPU, "cpu", math.ceil(cpu) + 1 if cpu and math.isfinite(cpu) else None),
+        ]
+        return [(which, flag, int(value)) for which, flag, value in wanted if value is not None and value > 0]
+
+
+@functools.cache
+def _prlimit() -> str | None:
+    """Return util-linux's prlimit when it can set limits here (checked once per process), else None."""
+    path = shutil.which("prlimit")
+    if path is None:
+        return None
+    try:
+        done = subprocess.run([path, "--cpu=1:", "--", "true"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return path if done.returncode == 0 else None
 
 
 NO_LIMITS = Limits()
@@ -241,6 +276,7 @@ def run_process(
     only calls setrlimit, which is safe between fork and exec even with other threads running).
     """
     command = trace_name(argv)  # never the arguments: they may hold paths and URLs
+    argv, preexec = limits.command(argv, timeout)
     with (
         telemetry.span(f"exec {command}", **{"process.command": command}),
         subprocess.Popen(
@@ -251,7 +287,7 @@ def run_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=limits.preexec(timeout),
+            preexec_fn=preexec,
         ) as proc,
     ):
         try:
@@ -314,6 +350,8 @@ class Mirror:
     # Files larger than this are binary to git (numstat "-\t-"), so no diff ever loads them.
     big_file_bytes: int = BIG_FILE_BYTES
     limits: Limits = NO_LIMITS
+    # Whether the mirror was cloned with a blob filter, when its opener knows it (None: ask git).
+    blobless: bool | None = field(default=None, compare=False)
 
     def git(
         self, args: list[str], *, input: bytes | None = None, check: bool = True
@@ -354,6 +392,16 @@ class Mirror:
         result = self.git(["symbolic-ref", "--quiet", "HEAD"], check=False)
         ref = result.stdout.decode().strip()
         return ref.removeprefix("refs/heads/") if result.returncode == 0 and ref.startswith("refs/heads/") else None
+
+    def head_ref(self) -> str:
+        """Return the ref HEAD points to ("" when detached or unreadable), from the HEAD file when it is one."""
+        try:
+            text = (self.path / "HEAD").read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        if text.startswith("ref: refs/"):
+            return text.removeprefix("ref: ")
+        return self.git(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.decode().strip()
 
     def heads(self) -> dict[str, str]:
         """Return {refs/heads/<name>: sha} for every local branch."""

@@ -97,10 +97,15 @@ def excluded(path: str, attributes: dict[str, str]) -> bool:
     return standard_patterns().search(path) is not None
 
 
-def authored_paths(mirror: Mirror, tree: str, paths: Iterable[str]) -> set[str]:
-    """Return the paths linguist counts as written by the project (not vendored, generated or docs)."""
+def authored_paths(mirror: Mirror, tree: str, paths: Iterable[str], *, attributes: bool = True) -> set[str]:
+    """Return the paths linguist counts as written by the project (not vendored, generated or docs).
+
+    `attributes=False` says the tree has no `.gitattributes` file: git is not asked (a mirror's
+    own info/attributes still is, when there is one).
+    """
     wanted = list(paths)
-    states = attribute_states(mirror, tree, wanted)
+    asked = attributes or (mirror.path / "info" / "attributes").exists()
+    states = attribute_states(mirror, tree, wanted) if asked else {}
     return {path for path in wanted if not excluded(path, states.get(path, {}))}
 
 

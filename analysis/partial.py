@@ -28,6 +28,8 @@ REFUSED = b"filtering not recognized by server"
 
 def is_blobless(mirror: Mirror) -> bool:
     """Tell whether a mirror was cloned with a filter (objects missing, fetched on demand)."""
+    if mirror.blobless is not None:
+        return mirror.blobless
     return mirror.git(["config", "--get", "remote.origin.promisor"], check=False).stdout.strip() == b"true"
 
 

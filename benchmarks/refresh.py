@@ -161,6 +161,7 @@ def make_app(url: str, github: GitHubStandIn, work: Path, cache: str) -> Any:
             "REFRESH_COOLDOWN": "0",
             "LOG_LEVEL": "WARNING",
             "ADMIN_TOKEN": ADMIN,
+            "GIT_ALLOW_FILE_URLS": "true",  # the repositories are served over file://
         }
     )
 
