@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import logging
-import math
 import os
-import resource
-import shutil
 import signal
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from analysis.limits import NO_LIMITS as NO_LIMITS
+from analysis.limits import Limits as Limits
 from infra import telemetry
 from infra.redaction import redact
 
@@ -43,7 +41,7 @@ FALLBACK_BIG_FILE_BYTES = 1024 * 1024
 log = logging.getLogger(__name__)
 
 
-# Messages of a cut transfer ("early EOF" and friends): mirrors.looks_corrupt never reads them as
+# Messages of a cut transfer ("early EOF" and friends): looks_corrupt never reads them as
 # a damaged mirror, though they also mention index-pack ("fetch-pack: invalid index-pack output").
 NETWORK_HINTS = (
     "early eof",
@@ -59,6 +57,32 @@ NETWORK_HINTS = (
     "gnutls recv error",
     "ssl read",
 )
+
+
+# stderr fragments by which git reports a damaged repository (as opposed to a network or auth failure).
+CORRUPTION_HINTS = (
+    "bad object",
+    "corrupt",
+    "not a git repository",
+    "did not send all necessary objects",
+    "unable to read",
+    "missing blob",
+    "missing tree",
+    "missing commit",
+    "loose object",
+    "packfile",
+    "index-pack",
+    "invalid object",
+    "unresolved deltas",
+)
+
+
+def looks_corrupt(message: str) -> bool:
+    """Tell whether a git error message points at a damaged local repository."""
+    lowered = message.lower()
+    if any(hint in lowered for hint in NETWORK_HINTS):
+        return False
+    return any(hint in lowered for hint in CORRUPTION_HINTS)
 
 
 class GitError(Exception):
@@ -158,77 +182,6 @@ class UrlPolicy:
         """Return the GIT_ALLOW_PROTOCOL that lets git use only this policy's transports."""
         allowed = [self.scheme, *(["file"] if self.allow_file else [])]
         return {"GIT_ALLOW_PROTOCOL": ":".join(allowed)}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of each child process: address space, largest file written, CPU time."""
-
-    address_bytes: int | None = None
-    file_bytes: int | None = None
-    cpu_seconds: float | None = None
-
-    def git_options(self) -> list[str]:
-        """Return `-c` options that keep git's mmap'ed pack windows inside an address-space limit."""
-        if not self.address_bytes:
-            return []
-        return ["-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=128m"]
-
-    def preexec(self, timeout: float) -> Callable[[], None] | None:
-        """Return a function that applies the limits in the child before exec (None: no limits)."""
-        limits = [(which, value) for which, _flag, value in self._wanted(timeout)]
-        if not limits:
-            return None
-
-        def apply() -> None:
-            for which, value in limits:
-                hard = resource.getrlimit(which)[1]
-                capped = value if hard == resource.RLIM_INFINITY else min(value, hard)
-                resource.setrlimit(which, (capped, hard))
-
-        return apply
-
-    def command(self, argv: list[str], timeout: float) -> tuple[list[str], Callable[[], None] | None]:
-        """Return how to start `argv` under the limits: the argv to run and a preexec function.
-
-        With util-linux's `prlimit` on PATH the limits are set by it (it execs the command, so the
-        pid, exit status and signals stay the command's) and no preexec function is needed: Python
-        then starts the child with vfork, about ten times cheaper than a fork of a large worker.
-        """
-        wanted = self._wanted(timeout)
-        prlimit = _prlimit()
-        if not wanted or prlimit is None:
-            return argv, self.preexec(timeout)
-        options = []
-        for which, flag, value in wanted:
-            hard = resource.getrlimit(which)[1]  # inherited by the child: never ask for more
-            options.append(f"--{flag}={value if hard == resource.RLIM_INFINITY else min(value, hard)}:")
-        return [prlimit, *options, "--", *argv], None
-
-    def _wanted(self, timeout: float) -> list[tuple[int, str, int]]:
-        cpu = self.cpu_seconds if self.cpu_seconds is not None else timeout
-        wanted = [
-            (resource.RLIMIT_AS, "as", self.address_bytes),
-            (resource.RLIMIT_FSIZE, "fsize", self.file_bytes),
-            (resource.RLIMIT_CPU, "cpu", math.ceil(cpu) + 1 if cpu and math.isfinite(cpu) else None),
-        ]
-        return [(which, flag, int(value)) for which, flag, value in wanted if value is not None and value > 0]
-
-
-@functools.cache
-def _prlimit() -> str | None:
-    """Return util-linux's prlimit when it can set limits here (checked once per process), else None."""
-    path = shutil.which("prlimit")
-    if path is None:
-        return None
-    try:
-        done = subprocess.run([path, "--cpu=1:", "--", "true"], capture_output=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return path if done.returncode == 0 else None
-
-
-NO_LIMITS = Limits()
 
 
 def check_clone_url(clone_url: str) -> None:
@@ -402,6 +355,22 @@ class Mirror:
         if text.startswith("ref: refs/"):
             return text.removeprefix("ref: ")
         return self.git(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.decode().strip()
+
+    def checked_heads(self) -> dict[str, str] | None:
+        """Return the branch heads like `heads`, or None when one of them is not a commit here (damage)."""
+        # %(objecttype) reads each head's object: a missing one fails the command.
+        listing = ["for-each-ref", "--format=%(objecttype) %(refname) %(objectname)", "refs/heads/"]
+        done = self.git(listing, check=False)
+        if done.returncode != 0:
+            return None
+        heads = {}
+        for line in done.stdout.decode().splitlines():
+            kind, _, rest = line.partition(" ")
+            if kind != "commit":
+                return None
+            name, _, sha = rest.partition(" ")
+            heads[name] = sha
+        return heads
 
     def heads(self) -> dict[str, str]:
         """Return {refs/heads/<name>: sha} for every local branch."""

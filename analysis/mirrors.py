@@ -18,7 +18,6 @@ from pathlib import Path
 from analysis import partial
 from analysis.gitcmd import (
     BIG_FILE_BYTES,
-    NETWORK_HINTS,
     NO_LIMITS,
     GitAuth,
     GitError,
@@ -27,6 +26,7 @@ from analysis.gitcmd import (
     UrlPolicy,
     check_clone_url,
     git_env,
+    looks_corrupt,
     remote_options,
     run_git,
 )
@@ -36,36 +36,12 @@ log = logging.getLogger(__name__)
 KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 STAMP = "tracker-last-used"
 HEADS_REFSPEC = "+refs/heads/*:refs/heads/*"
-# stderr fragments by which git reports a damaged repository (as opposed to a network or auth failure).
-CORRUPTION_HINTS = (
-    "bad object",
-    "corrupt",
-    "not a git repository",
-    "did not send all necessary objects",
-    "unable to read",
-    "missing blob",
-    "missing tree",
-    "missing commit",
-    "loose object",
-    "packfile",
-    "index-pack",
-    "invalid object",
-    "unresolved deltas",
-)
 
 
 def check_key(key: str) -> None:
     """Refuse a mirror key that is not a short safe file name."""
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         raise ValueError(f"invalid mirror key {key!r}: use letters, digits, '.', '_' and '-' only")
-
-
-def looks_corrupt(message: str) -> bool:
-    """Tell whether a git error message points at a damaged local repository."""
-    lowered = message.lower()
-    if any(hint in lowered for hint in NETWORK_HINTS):
-        return False
-    return any(hint in lowered for hint in CORRUPTION_HINTS)
 
 
 def dir_size(path: Path) -> int:
@@ -316,19 +292,7 @@ class RepoCache:
         bare = mirror.git(["rev-parse", "--is-bare-repository"], check=False)
         if bare.returncode != 0 or bare.stdout.strip() != b"true":
             return None
-        # %(objecttype) reads each head's object: a missing one fails the command.
-        listing = ["for-each-ref", "--format=%(objecttype) %(refname) %(objectname)", "refs/heads/"]
-        done = mirror.git(listing, check=False)
-        if done.returncode != 0:
-            return None
-        heads = {}
-        for line in done.stdout.decode().splitlines():
-            kind, _, rest = line.partition(" ")
-            if kind != "commit":
-                return None
-            name, _, sha = rest.partition(" ")
-            heads[name] = sha
-        return heads
+        return mirror.checked_heads()
 
     def _clone(self, key: str, clone_url: str, env: dict[str, str], secrets: tuple[str, ...]) -> None:
         """Clone into a temporary directory and rename it into place, so no half mirror is ever visible."""
