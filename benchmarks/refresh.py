@@ -197,7 +197,11 @@ def service_rows(bares: dict[str, Path], large: Shape, work: Path, pg: PostgresS
     client, other_client = app.test_client(), other.test_client()
     for c in (client, other_client):
         c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {ADMIN}"
-    when = [2_000_000_000]
+    # New commits come after the history's last one, as pushes do (the stored HEAD's date then
+    # bounds a shallow fetch to the last days of history).
+    last = subprocess.run(["git", "--git-dir", str(bares["large"]), "log", "-1", "--format=%ct", "main"],
+                          capture_output=True, text=True, check=True, timeout=60).stdout  # fmt: skip
+    when = [int(last)]
     rows = []
     try:
         rows.append(measured("cold refresh (clone, all history, all LOC)", client, github))

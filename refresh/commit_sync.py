@@ -195,6 +195,8 @@ def sync(project: Project, mirror: Mirror, head: str, excluded: tuple[str, ...],
     if old_head == head:
         return SyncResult("unchanged", 0, 0)
     if old_head and gitlog.is_ancestor(mirror, old_head, head):
+        if partial.is_blobless(mirror):
+            partial.prefetch_diffs(mirror, [head, f"^{old_head}"])
         batches = logstream.stream_commits(mirror, [head, f"^{old_head}"], excluded)
         if partial.is_partial(mirror):
             batches = (_unstored(project.id, batch) for batch in batches)
