@@ -15,6 +15,7 @@ from datetime import datetime
 from flask import Flask, current_app, has_app_context
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
+from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from analysis.counters import LocError
@@ -82,7 +83,10 @@ def plan_refresh(job_id: str) -> None:
             db.session.rollback()
             lifecycle.fail_job(job_id, f"Refresh failed: {exc}")
             return
+        planned = [p.id for p in projects]
         ids = lifecycle.add_items(job, projects)
+        # One query reloads the projects the commit expired (not one query per project as they are read).
+        projects = list(db.session.scalars(select(Project).where(Project.id.in_(planned)).order_by(Project.id)))
         skip = _unchanged_ids(job, projects)
         lifecycle.finish_unchanged(job, sorted(skip))
         lifecycle.fan_out(job, [i for i in ids if i not in skip])

@@ -5,16 +5,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-import math
 import os
-import resource
 import signal
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from analysis.limits import NO_LIMITS as NO_LIMITS
+from analysis.limits import Limits as Limits
 from infra import telemetry
 from infra.redaction import redact
 
@@ -41,7 +41,7 @@ FALLBACK_BIG_FILE_BYTES = 1024 * 1024
 log = logging.getLogger(__name__)
 
 
-# Messages of a cut transfer ("early EOF" and friends): mirrors.looks_corrupt never reads them as
+# Messages of a cut transfer ("early EOF" and friends): looks_corrupt never reads them as
 # a damaged mirror, though they also mention index-pack ("fetch-pack: invalid index-pack output").
 NETWORK_HINTS = (
     "early eof",
@@ -59,19 +59,42 @@ NETWORK_HINTS = (
 )
 
 
+# stderr fragments by which git reports a damaged repository (as opposed to a network or auth failure).
+CORRUPTION_HINTS = (
+    "bad object",
+    "corrupt",
+    "not a git repository",
+    "did not send all necessary objects",
+    "unable to read",
+    "missing blob",
+    "missing tree",
+    "missing commit",
+    "loose object",
+    "packfile",
+    "index-pack",
+    "invalid object",
+    "unresolved deltas",
+)
+
+
+def looks_corrupt(message: str) -> bool:
+    """Tell whether a git error message points at a damaged local repository."""
+    lowered = message.lower()
+    if any(hint in lowered for hint in NETWORK_HINTS):
+        return False
+    return any(hint in lowered for hint in CORRUPTION_HINTS)
+
+
 class GitError(Exception):
     """A git command failed or timed out; the message is already redacted."""
 
 
+# What git says of a full disk or quota, and of a write past the CACHE_MAX_GB file-size limit (SIGXFSZ ignored)
 NO_SPACE = ("no space left on device", "file too large", "disk quota exceeded")
 
 
 def out_of_space(error: GitError) -> GitError | None:
-    """Return a clear error when a git write failed for want of space, else None.
-
-    git says so for a full disk or quota ("No space left on device") and for a write past the
-    file-size limit set from CACHE_MAX_GB ("File too large": Limits ignores SIGXFSZ for that).
-    """
+    """Return a clear error when a git write failed for want of space (disk, quota, CACHE_MAX_GB), else None."""
     if not any(words in str(error).lower() for words in NO_SPACE):
         return None
     return GitError(
@@ -175,48 +198,6 @@ class UrlPolicy:
         return {"GIT_ALLOW_PROTOCOL": ":".join(allowed)}
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of each child process: address space, largest file written, CPU time."""
-
-    address_bytes: int | None = None
-    file_bytes: int | None = None
-    cpu_seconds: float | None = None
-
-    def git_options(self) -> list[str]:
-        """Return `-c` options that keep git's mmap'ed pack windows inside an address-space limit."""
-        if not self.address_bytes:
-            return []
-        return ["-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=128m"]
-
-    def preexec(self, timeout: float) -> Callable[[], None] | None:
-        """Return a function that applies the limits in the child before exec (None: no limits)."""
-        cpu = self.cpu_seconds if self.cpu_seconds is not None else timeout
-        wanted = [
-            (resource.RLIMIT_AS, self.address_bytes),
-            (resource.RLIMIT_FSIZE, self.file_bytes),
-            (resource.RLIMIT_CPU, math.ceil(cpu) + 1 if cpu and math.isfinite(cpu) else None),
-        ]
-        limits = [(which, int(value)) for which, value in wanted if value is not None and value > 0]
-        if not limits:
-            return None
-
-        def apply() -> None:
-            for which, value in limits:
-                hard = resource.getrlimit(which)[1]
-                capped = value if hard == resource.RLIM_INFINITY else min(value, hard)
-                resource.setrlimit(which, (capped, hard))
-            if self.file_bytes:
-                # A write past the file-size limit then fails with EFBIG, which git reports ("File too
-                # large") as it reports a full disk, instead of dying of SIGXFSZ without a word.
-                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-
-        return apply
-
-
-NO_LIMITS = Limits()
-
-
 def check_clone_url(clone_url: str) -> None:
     """Refuse a URL that carries credentials or could be read as an option."""
     parts = urlsplit(clone_url)
@@ -262,6 +243,7 @@ def run_process(
     only calls setrlimit, which is safe between fork and exec even with other threads running).
     """
     command = trace_name(argv)  # never the arguments: they may hold paths and URLs
+    argv, preexec = limits.command(argv, timeout)
     with (
         telemetry.span(f"exec {command}", **{"process.command": command}),
         subprocess.Popen(
@@ -272,7 +254,7 @@ def run_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=limits.preexec(timeout),
+            preexec_fn=preexec,
         ) as proc,
     ):
         try:
@@ -335,6 +317,8 @@ class Mirror:
     # Files larger than this are binary to git (numstat "-\t-"), so no diff ever loads them.
     big_file_bytes: int = BIG_FILE_BYTES
     limits: Limits = NO_LIMITS
+    # Whether the mirror was cloned with a blob filter, when its opener knows it (None: ask git).
+    blobless: bool | None = field(default=None, compare=False)
 
     def git(
         self, args: list[str], *, input: bytes | None = None, check: bool = True
@@ -375,6 +359,32 @@ class Mirror:
         result = self.git(["symbolic-ref", "--quiet", "HEAD"], check=False)
         ref = result.stdout.decode().strip()
         return ref.removeprefix("refs/heads/") if result.returncode == 0 and ref.startswith("refs/heads/") else None
+
+    def head_ref(self) -> str:
+        """Return the ref HEAD points to ("" when detached or unreadable), from the HEAD file when it is one."""
+        try:
+            text = (self.path / "HEAD").read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        if text.startswith("ref: refs/"):
+            return text.removeprefix("ref: ")
+        return self.git(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.decode().strip()
+
+    def checked_heads(self) -> dict[str, str] | None:
+        """Return the branch heads like `heads`, or None when one of them is not a commit here (damage)."""
+        # %(objecttype) reads each head's object: a missing one fails the command.
+        listing = ["for-each-ref", "--format=%(objecttype) %(refname) %(objectname)", "refs/heads/"]
+        done = self.git(listing, check=False)
+        if done.returncode != 0:
+            return None
+        heads = {}
+        for line in done.stdout.decode().splitlines():
+            kind, _, rest = line.partition(" ")
+            if kind != "commit":
+                return None
+            name, _, sha = rest.partition(" ")
+            heads[name] = sha
+        return heads
 
     def heads(self) -> dict[str, str]:
         """Return {refs/heads/<name>: sha} for every local branch."""

@@ -76,9 +76,15 @@ def commit_exists(repo: Repo, sha: str) -> bool:
 def is_ancestor(repo: Repo, old: str, new: str) -> bool:
     """Tell whether `old` is reachable from `new`; False (not an error) when `old` is gone."""
     mirror = as_mirror(repo)
+    for rev in (old, new):
+        if not REV_RE.fullmatch(rev) or rev.startswith("^") or ".." in rev:
+            return False
+    # One process in the usual case; only a failure asks whether the commits exist at all.
+    result = mirror.git(["merge-base", "--is-ancestor", "--end-of-options", old, new], check=False)
+    if result.returncode in (0, 1):
+        return result.returncode == 0
     if not commit_exists(mirror, old) or not commit_exists(mirror, new):
         return False
-    result = mirror.git(["merge-base", "--is-ancestor", old, new], check=False)
     if result.returncode not in (0, 1):
         raise GitError(f"git merge-base failed (exit {result.returncode}): {_decode(result.stderr).strip()}")
     return result.returncode == 0

@@ -108,23 +108,32 @@ def tree_entries(repo: Repo, head: str, excluded_dirs: Iterable[str], *, sizes: 
     plain clone leaves their directories empty. Without `sizes` (a partial mirror, where a size
     means fetching the blob) sizes are -1.
     """
+    return tree_listing(repo, head, excluded_dirs, sizes=sizes)[0]
+
+
+def tree_listing(
+    repo: Repo, head: str, excluded_dirs: Iterable[str], *, sizes: bool = True
+) -> tuple[list[TreeEntry], bool]:
+    """Return `tree_entries` and whether the tree holds a `.gitattributes` file anywhere (excluded or not)."""
     if head.startswith("-"):
         raise ValueError(f"invalid revision {head!r}")
     listing = ["ls-tree", "-r", "-z", *(["-l"] if sizes else []), "--full-tree", f"{head}^{{tree}}"]
     out = as_mirror(repo).git(listing).stdout
     names = frozenset(excluded_dirs)
     entries = []
+    attributes = False
     for record in out.split(b"\0"):
         if not record:
             continue
         meta, _, raw_path = record.partition(b"\t")
+        attributes = attributes or raw_path.rsplit(b"/", 1)[-1] == b".gitattributes"
         mode, kind, sha, *size = meta.split()
         if kind != b"blob" or not mode.startswith(b"100"):
             continue
         path = raw_path.decode("utf-8", "replace")
         if not loc_excluded(path, names):
             entries.append(TreeEntry(path, sha.decode(), mode.decode(), int(size[0]) if size else -1))
-    return entries
+    return entries, attributes
 
 
 def count_tree(
@@ -152,7 +161,8 @@ def count_tree(
     if tool not in {"cloc", "pygount"}:
         raise ValueError(f"unknown LOC tool {tool!r}")
     blobless = partial.is_blobless(mirror)
-    entries = tree_entries(mirror, head, CLOC_ALWAYS_EXCLUDED | frozenset(excluded_dirs), sizes=not blobless)
+    skipped = CLOC_ALWAYS_EXCLUDED | frozenset(excluded_dirs)
+    entries, attributes = tree_listing(mirror, head, skipped, sizes=not blobless)
     keys = [(entry.blob_sha, lang_key(tool, entry.path)) for entry in entries]
     counts: Counts = store.get_many(list(dict.fromkeys(keys)))
     missing = _missing(entries, keys, counts)
@@ -163,7 +173,7 @@ def count_tree(
         store.put_many(fresh)
         counts.update(fresh)
     total, by_language, files = summarise(entries, keys, counts)
-    authored = linguist.authored_paths(mirror, head, [entry.path for entry in entries])
+    authored = linguist.authored_paths(mirror, head, [entry.path for entry in entries], attributes=attributes)
     kept = [(entry, key) for entry, key in zip(entries, keys, strict=True) if entry.path in authored]
     notebooks = _notebook_counts(mirror, kept, counts)
     authored_total, authored_by_language, _ = summarise([e for e, _ in kept], [k for _, k in kept], counts | notebooks)

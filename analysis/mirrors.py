@@ -18,7 +18,6 @@ from pathlib import Path
 from analysis import partial
 from analysis.gitcmd import (
     BIG_FILE_BYTES,
-    NETWORK_HINTS,
     NO_LIMITS,
     GitAuth,
     GitError,
@@ -28,6 +27,7 @@ from analysis.gitcmd import (
     check_clone_url,
     git_env,
     out_of_space,
+    looks_corrupt,
     remote_options,
     run_git,
 )
@@ -37,36 +37,12 @@ log = logging.getLogger(__name__)
 KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 STAMP = "tracker-last-used"
 HEADS_REFSPEC = "+refs/heads/*:refs/heads/*"
-# stderr fragments by which git reports a damaged repository (as opposed to a network or auth failure).
-CORRUPTION_HINTS = (
-    "bad object",
-    "corrupt",
-    "not a git repository",
-    "did not send all necessary objects",
-    "unable to read",
-    "missing blob",
-    "missing tree",
-    "missing commit",
-    "loose object",
-    "packfile",
-    "index-pack",
-    "invalid object",
-    "unresolved deltas",
-)
 
 
 def check_key(key: str) -> None:
     """Refuse a mirror key that is not a short safe file name."""
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         raise ValueError(f"invalid mirror key {key!r}: use letters, digits, '.', '_' and '-' only")
-
-
-def looks_corrupt(message: str) -> bool:
-    """Tell whether a git error message points at a damaged local repository."""
-    lowered = message.lower()
-    if any(hint in lowered for hint in NETWORK_HINTS):
-        return False
-    return any(hint in lowered for hint in CORRUPTION_HINTS)
 
 
 def dir_size(path: Path) -> int:
@@ -162,12 +138,13 @@ class RepoCache:
                     self._drop_partial(key, secrets)
                 if not self.mirror_path(key).exists():
                     self.make_room(key, expected_bytes or 0)
-                mirror = None
+                mirror, heads = None, None
                 if known_head and not self.mirror_path(key).exists():
                     mirror = self._clone_partial(key, clone_url, auth, secrets, known_head, since)
-                mirror = mirror or self._sync(key, clone_url, auth, secrets)
+                if mirror is None:
+                    mirror, heads = self._sync(key, clone_url, auth, secrets)
                 mirror = replace(mirror, big_file_bytes=self.big_file_bytes, limits=self.limits)
-                self._point_head(mirror, clone_url, self._remote_env(clone_url, auth), default_branch)
+                self._point_head(mirror, clone_url, self._remote_env(clone_url, auth), default_branch, heads)
                 os.utime(mirror.path / STAMP)
                 yield mirror
         finally:
@@ -243,27 +220,34 @@ class RepoCache:
         finally:
             os.close(fd)
 
-    def _sync(self, key: str, clone_url: str, auth: GitAuth | None, secrets: tuple[str, ...]) -> Mirror:
-        """Bring the mirror of `key` up to date (cloning or re-cloning it if needed) and return it."""
+    def _sync(
+        self, key: str, clone_url: str, auth: GitAuth | None, secrets: tuple[str, ...]
+    ) -> tuple[Mirror, dict[str, str] | None]:
+        """Bring the mirror of `key` up to date (cloning or re-cloning it if needed).
+
+        Return it and its branch heads when the fetch listed them (None otherwise).
+        """
         path = self.mirror_path(key)
         shutil.rmtree(self.root / "tmp" / key, ignore_errors=True)
         env = self._remote_env(clone_url, auth)
-        if path.exists() and not self._healthy(path, secrets):
+        before = self._healthy(path, secrets) if path.exists() else None
+        if path.exists() and before is None:
             log.warning("git mirror %s is damaged; cloning it again", key)
             self._discard(key, path)
-        if not path.exists():
+        if before is None:
             self._clone(key, clone_url, env, secrets)
-            return Mirror(path, self.git_timeout, secrets, "cloned", env)
+            return Mirror(path, self.git_timeout, secrets, "cloned", env, blobless=False), None
         try:
-            action = self._fetch(path, clone_url, env, secrets)
+            action, heads = self._fetch(path, clone_url, env, secrets, before)
         except GitError as error:
             if not looks_corrupt(str(error)):
                 raise
             log.warning("fetching git mirror %s failed (%s); cloning it again", key, error)
             self._discard(key, path)
             self._clone(key, clone_url, env, secrets)
-            action = "cloned"
-        return Mirror(path, self.git_timeout, secrets, action, env)
+            return Mirror(path, self.git_timeout, secrets, "cloned", env, blobless=False), None
+        mirror = Mirror(path, self.git_timeout, secrets, action, env)
+        return replace(mirror, blobless=partial.is_blobless(mirror)), heads
 
     def _drop_partial(self, key: str, secrets: tuple[str, ...]) -> None:
         """Discard the mirror of `key` if it is partial (the caller holds the key's lock)."""
@@ -299,17 +283,17 @@ class RepoCache:
             os.rename(tmp, self.mirror_path(key))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return Mirror(self.mirror_path(key), self.git_timeout, secrets, "partial", env)
+        return Mirror(self.mirror_path(key), self.git_timeout, secrets, "partial", env, blobless=True)
 
-    def _healthy(self, path: Path, secrets: tuple[str, ...]) -> bool:
-        """Tell whether `path` is a usable bare repository whose branch heads all exist."""
+    def _healthy(self, path: Path, secrets: tuple[str, ...]) -> dict[str, str] | None:
+        """Return the branch heads of `path` if it is a usable bare repository whose heads all exist, else None."""
         if not all((path / name).exists() for name in ("HEAD", "objects", "refs", "config", STAMP)):
-            return False
+            return None
         mirror = Mirror(path, self.git_timeout, secrets)
         bare = mirror.git(["rev-parse", "--is-bare-repository"], check=False)
         if bare.returncode != 0 or bare.stdout.strip() != b"true":
-            return False
-        return mirror.git(["rev-list", "--no-walk", "--branches", "--"], check=False).returncode == 0
+            return None
+        return mirror.checked_heads()
 
     def _clone(self, key: str, clone_url: str, env: dict[str, str], secrets: tuple[str, ...]) -> None:
         """Clone into a temporary directory and rename it into place, so no half mirror is ever visible."""
@@ -340,24 +324,33 @@ class RepoCache:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _fetch(self, path: Path, clone_url: str, env: dict[str, str], secrets: tuple[str, ...]) -> str:
-        """Fetch new objects and all branch heads (forced, pruned); return "fetched" or "unchanged"."""
+    def _fetch(
+        self, path: Path, clone_url: str, env: dict[str, str], secrets: tuple[str, ...], before: dict[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        """Fetch new objects and all branch heads (forced, pruned) over `before`; return the action and heads."""
         mirror = Mirror(path, self.git_timeout, secrets)
-        before = mirror.heads()
         # With a refs/heads/ refspec git asks the server for branch heads only (not refs/pull/*),
         # and when they are all known locally no pack is requested: one round trip.
         fetch = ["fetch", "--prune", "--no-tags", "--quiet", "--no-write-fetch-head", clone_url, HEADS_REFSPEC]
         args = [f"--git-dir={path}", *remote_options(clone_url), *self.limits.git_options(), *fetch]
         run_git(args, cwd=path, auth_env=env, timeout=self.git_timeout, secrets=secrets, limits=self.limits)
-        if mirror.heads() == before:
-            return "unchanged"
-        mirror.git(["config", "remote.origin.url", clone_url])
-        return "fetched"
-
-    def _point_head(self, mirror: Mirror, clone_url: str, env: dict[str, str], default_branch: str | None) -> None:
-        """Point HEAD at `default_branch` if given, else follow the remote's HEAD when ours dangles."""
         heads = mirror.heads()
-        current = mirror.git(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.decode().strip()
+        if heads == before:
+            return "unchanged", heads
+        mirror.git(["config", "remote.origin.url", clone_url])
+        return "fetched", heads
+
+    def _point_head(
+        self,
+        mirror: Mirror,
+        clone_url: str,
+        env: dict[str, str],
+        default_branch: str | None,
+        heads: dict[str, str] | None = None,
+    ) -> None:
+        """Point HEAD at `default_branch` if given, else follow the remote's HEAD when ours dangles."""
+        heads = mirror.heads() if heads is None else heads
+        current = mirror.head_ref()
         wanted = f"refs/heads/{default_branch}" if default_branch else current
         if wanted not in heads and heads:  # e.g. the default branch was renamed upstream
             opts = remote_options(clone_url)

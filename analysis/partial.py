@@ -28,6 +28,8 @@ REFUSED = b"filtering not recognized by server"
 
 def is_blobless(mirror: Mirror) -> bool:
     """Tell whether a mirror was cloned with a filter (objects missing, fetched on demand)."""
+    if mirror.blobless is not None:
+        return mirror.blobless
     return mirror.git(["config", "--get", "remote.origin.promisor"], check=False).stdout.strip() == b"true"
 
 
@@ -112,6 +114,30 @@ def prefetch(mirror: Mirror, shas: Iterable[str]) -> None:
         fetch = ["-c", "fetch.negotiationAlgorithm=noop", "fetch", "origin", "--quiet", "--no-tags",
                  "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin"]  # fmt: skip
         mirror.git(fetch, input="".join(f"{sha}\n" for sha in chunk).encode())
+
+
+def prefetch_diffs(mirror: Mirror, revs: list[str]) -> int:
+    """Fetch in one request the blobs that `git log --numstat` of these commits reads; return how many.
+
+    Both sides of every change of every non-merge commit (renames are found among them), listed
+    from trees alone; otherwise git would fetch each blob in its own request as the log needs it.
+    """
+    commits = mirror.git(["rev-list", "--no-merges", "--end-of-options", *revs, "--"]).stdout
+    if not commits.strip():
+        return 0
+    listing = mirror.git(["diff-tree", "-r", "--root", "--no-renames", "-z", "--stdin"], input=commits).stdout
+    wanted: set[str] = set()
+    tokens = iter(listing.split(b"\0"))
+    for token in tokens:
+        if not token.startswith(b":"):
+            continue  # a commit id
+        next(tokens, None)  # the path
+        old_mode, new_mode, old, new, _status = token[1:].decode().split(" ")
+        for mode, sha in ((old_mode, old), (new_mode, new)):
+            if mode.startswith("100") and sha.strip("0"):
+                wanted.add(sha)
+    prefetch(mirror, wanted)
+    return len(wanted)
 
 
 def blob_sizes(mirror: Mirror, shas: Iterable[str]) -> dict[str, int]:

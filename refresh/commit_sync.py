@@ -20,6 +20,7 @@ from analysis.gitcmd import GitError, Mirror
 from analysis.metrics import EMPTY_HISTORY, HistoryStats
 from analysis.numstat import CommitRecord
 from infra.extensions import db
+from infra.runtime import runtime
 from models import Commit, Project
 
 # Bump when the meaning of a stored column changes: every project is then re-read once.
@@ -46,10 +47,18 @@ def fingerprint(excluded_dirs: Iterable[str], mirror: Mirror, head: str) -> str:
 
 
 def _parallelism() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """Return how many `git log` processes read a whole history at once.
+
+    Each holds up to about 180 MB (git's delta base cache and pack windows), and the LOC count
+    and this process's parsing run beside them: on two cores or less, or under the default
+    512 MB budget of a worker, one is as fast and leaves the memory to the rest.
+    """
+    cores = os.cpu_count() or 1
+    budget = runtime().settings.max_worker_memory_mb
+    return max(1, min(4, cores - 1, (budget - 200) // 180))
 
 
-def _rows(project_id: int, records: Iterable[CommitRecord]) -> list[dict]:
+def commit_rows(project_id: int, records: Iterable[CommitRecord]) -> list[dict]:
     return [
         {
             "project_id": project_id,
@@ -72,20 +81,54 @@ def _rows(project_id: int, records: Iterable[CommitRecord]) -> list[dict]:
     ]
 
 
-def _insert(project_id: int, records: list[CommitRecord]) -> None:
-    """Insert commit rows in the session's transaction (COPY on PostgreSQL: 20k rows in ~0.2 s)."""
-    rows = _rows(project_id, records)
-    if not rows:
+# COPY's text format: these characters of a value are written as backslash escapes.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+COPY_COLUMNS = ("project_id", "sha", "author_name", "author_email", "authored_at", "committer_name",
+                "committer_email", "committed_at", "committed_day", "additions", "deletions", "files_changed",
+                "churn", "subject", "is_merge")  # fmt: skip
+
+
+def copy_text(project_id: int, records: Iterable[CommitRecord]) -> str:
+    """Return the rows of `records` in COPY's text format, columns in COPY_COLUMNS order.
+
+    Written here rather than row by row through psycopg (about 20x cheaper in Python); the values
+    are those of `commit_rows`, so both paths store the same.
+    """
+    project = str(project_id)
+    lines = []
+    for r in records:
+        fields = (
+            project,
+            r.sha,
+            r.author_name[:255].translate(_COPY_ESCAPES),
+            r.author_email[:255].translate(_COPY_ESCAPES),
+            r.authored_at.isoformat(),
+            r.committer_name[:255].translate(_COPY_ESCAPES),
+            r.committer_email[:255].translate(_COPY_ESCAPES),
+            r.committed_at.isoformat(),
+            r.committed_at.date().isoformat(),
+            str(r.additions),
+            str(r.deletions),
+            str(r.files_changed),
+            str(r.churn),
+            r.subject.translate(_COPY_ESCAPES),
+            "t" if r.is_merge else "f",
+        )
+        lines.append("\t".join(fields))
+    return "".join(f"{line}\n" for line in lines)
+
+
+def insert_records(project_id: int, records: list[CommitRecord]) -> None:
+    """Insert commit rows in the session's transaction (COPY on PostgreSQL)."""
+    if not records:
         return
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        columns = list(rows[0])
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        # Column names come from _rows(), never from input.
-        with cursor.copy(f"COPY commits ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
+        with cursor.copy(f"COPY commits ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+            copy.write(copy_text(project_id, records).encode("utf-8"))
         return
+    rows = commit_rows(project_id, records)
     for start in range(0, len(rows), INSERT_BATCH):
         db.session.execute(insert(Commit), rows[start : start + INSERT_BATCH])
 
@@ -94,7 +137,7 @@ def _insert_batches(project_id: int, batches: Iterable[list[CommitRecord]]) -> i
     """Insert commit rows batch by batch as git produces them; return how many."""
     added = 0
     for batch in batches:
-        _insert(project_id, batch)
+        insert_records(project_id, batch)
         added += len(batch)
     return added
 
@@ -152,6 +195,8 @@ def sync(project: Project, mirror: Mirror, head: str, excluded: tuple[str, ...],
     if old_head == head:
         return SyncResult("unchanged", 0, 0)
     if old_head and gitlog.is_ancestor(mirror, old_head, head):
+        if partial.is_blobless(mirror):
+            partial.prefetch_diffs(mirror, [head, f"^{old_head}"])
         batches = logstream.stream_commits(mirror, [head, f"^{old_head}"], excluded)
         if partial.is_partial(mirror):
             batches = (_unstored(project.id, batch) for batch in batches)

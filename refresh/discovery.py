@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from gh.access import github_client
 from infra.extensions import db
@@ -13,32 +13,45 @@ from models import SOURCE_DISCOVERED, DeletedRepository, Project, full_name_key
 from refresh.metadata import apply_repository
 
 
-def is_tombstoned(data: Mapping[str, Any]) -> bool:
-    """Tell whether a user deleted this repository from tracking (then it stays deleted)."""
-    key = full_name_key(data["owner"]["login"], data["name"])
-    condition = or_(DeletedRepository.github_id == data.get("id"), DeletedRepository.full_name_key == key)
-    return db.session.scalar(select(DeletedRepository.id).where(condition).limit(1)) is not None
+class _Known:
+    """The tombstones and projects of the database, read once per discovery (not once per repository)."""
+
+    def __init__(self) -> None:
+        rows = db.session.execute(select(DeletedRepository.github_id, DeletedRepository.full_name_key)).all()
+        self.deleted_ids = {github_id for github_id, _ in rows if github_id is not None}
+        self.deleted_keys = {key for _, key in rows}
+        self.by_id: dict[int, Project] = {}
+        self.by_key: dict[str, Project] = {}
+        for project in db.session.scalars(select(Project)):
+            self.remember(project)
+
+    def remember(self, project: Project) -> None:
+        if project.github_id is not None:
+            self.by_id.setdefault(project.github_id, project)
+        self.by_key.setdefault(project.full_name_key, project)
+
+    def is_tombstoned(self, data: Mapping[str, Any]) -> bool:
+        """Tell whether a user deleted this repository from tracking (then it stays deleted)."""
+        key = full_name_key(data["owner"]["login"], data["name"])
+        return (data.get("id") is not None and data["id"] in self.deleted_ids) or key in self.deleted_keys
+
+    def find(self, data: Mapping[str, Any]) -> Project | None:
+        """Find a project by GitHub id (follows renames), else by owner/name."""
+        if data.get("id") is not None and data["id"] in self.by_id:
+            return self.by_id[data["id"]]
+        return self.by_key.get(full_name_key(data["owner"]["login"], data["name"]))
 
 
-def find_existing(data: Mapping[str, Any]) -> Project | None:
-    """Find a project by GitHub id (follows renames), else by owner/name."""
-    if data.get("id") is not None:
-        project = db.session.scalar(select(Project).where(Project.github_id == data["id"]))
-        if project is not None:
-            return project
-    key = full_name_key(data["owner"]["login"], data["name"])
-    return db.session.scalar(select(Project).where(Project.full_name_key == key))
-
-
-def upsert(data: Mapping[str, Any], source: str) -> Project:
+def upsert(data: Mapping[str, Any], source: str, known: _Known) -> Project:
     """Create or update the project for a GitHub repository JSON (history rows for changes)."""
-    project = find_existing(data)
+    project = known.find(data)
     if project is None:
         project = Project(owner=data["owner"]["login"], name=data["name"], source=source,
                           full_name_key=full_name_key(data["owner"]["login"], data["name"]))  # fmt: skip
         db.session.add(project)
         db.session.flush()
     db.session.add_all(apply_repository(project, data))
+    known.remember(project)
     return project
 
 
@@ -47,11 +60,12 @@ def discover() -> list[Project]:
     gh = github_client()
     login = gh.authenticated_user()["login"].lower()
     repositories, _changed = gh.list_owned_repositories()
+    known = _Known()
     projects = []
     for data in repositories:
-        if data.get("fork") or data["owner"]["login"].lower() != login or is_tombstoned(data):
+        if data.get("fork") or data["owner"]["login"].lower() != login or known.is_tombstoned(data):
             continue
-        projects.append(upsert(data, SOURCE_DISCOVERED))
+        projects.append(upsert(data, SOURCE_DISCOVERED, known))
     db.session.commit()
     return projects
 

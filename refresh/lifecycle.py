@@ -144,10 +144,11 @@ def add_items(job: RefreshJob, projects: list[Project]) -> list[int]:
     for project in projects:
         if project.id not in have:
             db.session.add(RefreshJobItem(job_id=job.id, project_id=project.id, repository=project.full_name))
-    job.total_repositories = len(have | {p.id for p in projects})
+    ids = sorted(have | {p.id for p in projects})
+    job.total_repositories = len(ids)
     job.heartbeat_at = utcnow()
     db.session.commit()
-    return sorted(have | {p.id for p in projects})
+    return ids
 
 
 def fan_out(job: RefreshJob, project_ids: list[int]) -> None:

@@ -162,7 +162,7 @@ def _refresh_history(
         rules = commit_sync.fingerprint(settings.excluded_dirs, mirror, head)
         if not complete and not commit_sync.usable_partial(project, mirror, head, rules):
             return None
-        updates += analyse(project, mirror, head, settings)
+        updates += analyse(project, mirror, head, settings, rules)
         if project.kind == KIND_GIT:  # no GitHub languages: the primary language comes from LOC
             project.primary_language = metrics.primary_language(project.loc_by_language or {})
         unchanged.mark_synced(project, settings)
@@ -177,10 +177,15 @@ def _empty(project: Project) -> None:
     project.authored_loc, project.authored_loc_by_language = 0, {}
 
 
-def analyse(project: Project, mirror: Mirror, head: str, settings: Settings) -> list[RepoUpdate]:
-    """Sync commits and LOC to `head`; the LOC count runs beside the log read."""
+def analyse(
+    project: Project, mirror: Mirror, head: str, settings: Settings, rules: str | None = None
+) -> list[RepoUpdate]:
+    """Sync commits and LOC to `head`; the LOC count runs beside the log read.
+
+    `rules` is the fingerprint of (excluded dirs, mirror, head) when the caller has it already.
+    """
     excluded = settings.excluded_dirs
-    rules = commit_sync.fingerprint(excluded, mirror, head)
+    rules = rules or commit_sync.fingerprint(excluded, mirror, head)
     before = (project.commit_count or 0, project.head_sha, project.loc or 0)
     need_loc = rules != project.analysis_fingerprint or head != project.loc_head_sha or project.authored_loc is None
     blobs = DbBlobStore(db.engine, deferred=True)

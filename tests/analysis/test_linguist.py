@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -98,6 +99,28 @@ def test_attributes_come_from_the_given_tree_not_a_later_one(linguist_repo: Repo
 )  # fmt: skip
 def test_standard_patterns(path: str, expected: bool) -> None:
     assert linguist.excluded(path, {}) is expected
+
+
+def _pattern_paths() -> list[str]:
+    """Paths built from the words of linguist's own patterns, nested and suffixed every way."""
+    found = (re.findall(r"[A-Za-z0-9_.-]+", p.replace("\\.", ".")) for p in linguist.standard_list())
+    words = sorted({word for words in found for word in words})
+    words += ["d3.js", "d3.v4.js", "react-dom.js", "x.d.ts", "import.css", "foo-vsdoc.js", "3rd-party", "Docs"]
+    paths = []
+    for index, word in enumerate(words):
+        other = words[(index * 7 + 3) % len(words)]
+        for suffix in ("", ".js", ".min.js", ".css", ".md", "/", "s"):
+            paths += [word + suffix, f"src/{word}{suffix}", f"{other}/{word}{suffix}", f"{word}/{other}{suffix}",
+                      f"a{word}{suffix}", f"lib/x{word}/y{suffix}"]  # fmt: skip
+    return paths
+
+
+def test_standard_excluded_answers_as_the_combined_patterns() -> None:
+    combined = linguist.standard_patterns()
+    paths = _pattern_paths()
+    expected = [combined.search(path) is not None for path in paths]
+    assert [linguist.standard_excluded(path) for path in paths] == expected
+    assert 1000 < sum(expected) < len(paths) - 1000  # both answers are well represented
 
 
 def test_colours_come_from_languages_yml() -> None:
