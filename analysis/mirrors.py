@@ -26,8 +26,8 @@ from analysis.gitcmd import (
     UrlPolicy,
     check_clone_url,
     git_env,
-    out_of_space,
     looks_corrupt,
+    out_of_space,
     remote_options,
     run_git,
 )
