@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Iterable
@@ -85,3 +86,9 @@ def tracked(client: Any, github: GitHubStandIn, sample_history: SampleHistory) -
     github.add_repo("sample", clone_url=sample_history.url, languages={"Python": 100, "Go": 10})
     assert refresh(client)["status"] == "completed"
     return sample_history
+
+
+def added_job(output: str) -> str:
+    """Return the refresh job id in the output of `flask tracker add` (one repository)."""
+    [job_id] = re.findall(r"; refresh job (\S+)$", output, flags=re.MULTILINE)
+    return job_id

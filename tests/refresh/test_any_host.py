@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from sqlalchemy import select
 from infra.extensions import db
 from models import Project
 from tests.fixtures_git import SampleHistory
-from tests.refresh_helpers import expected_project, projects_by_name, wait_for_job
+from tests.refresh_helpers import added_job, expected_project, projects_by_name, wait_for_job
 from tests.standin.server import GitHubStandIn
 
 HOST_TOKEN = "glpat-host-only-secret-1234"
@@ -34,12 +33,6 @@ def config(config: dict[str, str], githost: GitHubStandIn) -> dict[str, str]:
     return {**config, "GIT_HOST_TOKENS": f"{host}={HOST_TOKEN}"}
 
 
-def job_of(output: str) -> str:
-    """Return the refresh job id `flask tracker add` printed (it then waits: jobs run in-process)."""
-    [job_id] = re.findall(r"; refresh job (\S+)$", output, flags=re.MULTILINE)
-    return job_id
-
-
 def bare_dir(history: SampleHistory) -> Path:
     return Path(urlsplit(history.url).path)
 
@@ -54,7 +47,7 @@ def test_repository_of_another_git_host_is_tracked_from_git_alone(
 
     added = runner.invoke(args=["tracker", "add", url])
     assert added.exit_code == 0, added.output
-    job_id = job_of(added.stdout)
+    job_id = added_job(added.stdout)
     assert wait_for_job(client, job_id)["status"] == "completed"
 
     expected = expected_project(sample_history.repo.history(), sample_history.url, tmp_path / "expected")
@@ -84,7 +77,7 @@ def test_without_the_hosts_token_the_refresh_fails_without_leaking_it(
     app = make_app(GIT_HOST_TOKENS="other.example=" + HOST_TOKEN)  # configured for another host only
     client = app.test_client()
     added = app.test_cli_runner().invoke(args=["tracker", "add", githost.git_url(served)])
-    job = wait_for_job(client, job_of(added.stdout))
+    job = wait_for_job(client, added_job(added.stdout))
 
     assert (job["status"], job["repositories_failed"]) == ("completed", 1)
     assert "git clone failed" in job["errors"][0]["error"]
@@ -104,7 +97,7 @@ def test_local_paths_need_the_setting(make_app: Any, sample_history: SampleHisto
     app = make_app(ALLOW_LOCAL_REPOSITORIES="true")
     added = app.test_cli_runner().invoke(args=["tracker", "add", path])
     assert added.exit_code == 0, added.output
-    job = wait_for_job(app.test_client(), job_of(added.stdout))
+    job = wait_for_job(app.test_client(), added_job(added.stdout))
     assert job["status"] == "completed", job
     with app.app_context():
         row = db.session.scalars(select(Project)).one()

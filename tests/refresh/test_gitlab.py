@@ -19,6 +19,7 @@ from gh.gitlab import gitlab_governor
 from infra.extensions import db
 from models import HttpCacheEntry, Project, RepoUpdate
 from tests.fixtures_git import SampleHistory
+from tests.refresh_helpers import added_job
 from tests.refresh_helpers import wait_for_job as wait_as_anyone
 from tests.standin.gitlab import GitLabStandIn
 from tests.standin.server import GitHubStandIn
@@ -62,8 +63,9 @@ def bare_dir(history: SampleHistory) -> Path:
 def add(runner: Any, client: Any, url: str) -> tuple[int, dict[str, Any]]:
     """Track a URL through the CLI and wait for its first refresh; return the repository id and job."""
     added = runner.invoke(args=["tracker", "add", url])
-    assert added.exit_code == 0, added.output
-    job = wait_for_job(client, added.stdout.split()[-1])
+    job = wait_for_job(client, added_job(added.stdout))
+    # Without a job queue the command waits for the refresh and tells whether it failed.
+    assert added.exit_code == (1 if job["repositories_failed"] else 0), added.output
     repos = client.get("/api/repos", headers=ADMIN).get_json()["items"]
     name = url.rstrip("/").rpartition("/")[2].removesuffix(".git")
     return next(r["id"] for r in repos if r["repo_name"] == name), job
@@ -221,7 +223,8 @@ def test_redirects_are_not_followed(
 
 def test_gitlab_hosts_start_private_and_other_hosts_do_not(app: Any, runner: Any, gitlab: GitLabStandIn) -> None:
     # Added but not refreshed yet (no such project: the refresh fails), a GitLab project is hidden.
-    assert runner.invoke(args=["tracker", "add", gitlab.git_url("team/missing")]).exit_code == 0
+    added = runner.invoke(args=["tracker", "add", gitlab.git_url("team/missing")])
+    assert (added.exit_code, "completed: 1/1 repositories, 1 failed" in added.stdout) == (1, True), added.output
     with app.app_context():
         row = db.session.scalars(select(Project)).one()
         assert (row.kind, row.host, row.private) == ("git", gitlab.host, True)
@@ -256,7 +259,7 @@ def test_rq_workers_share_the_hosts_pause_through_redis(
     for path in ("team/one", "team/two"):
         added = runner.invoke(args=["tracker", "add", gitlab.git_url(path)])
         assert added.exit_code == 0, added.output
-        jobs.append(added.stdout.split()[-1])
+        jobs.append(added_job(added.stdout))
     rq_workers.start()  # one worker: the jobs run in the order they were queued
     first, second = (wait_for_job(client, job) for job in jobs)
 
