@@ -316,12 +316,8 @@ class Event(db.Model):
     """A GitHub event (id unique)."""
 
     __tablename__ = "events"
-    __table_args__ = (
-        Index("ix_events_type_created", "type", "created_at"),
-        Index("ix_events_repo_type_created", "repo_name", "type", "created_at"),
-        Index("ix_events_type_repo", "type", "repo_name"),
-        Index("ix_events_action_type_created", "action", "type", "created_at"),
-    )
+    # Few indexes keep ingest fast: aggregates over all repositories read event_hours / event_repos.
+    __table_args__ = (Index("ix_events_repo_type_created", "repo_name", "type", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     type: Mapped[str] = mapped_column(String(64))
@@ -385,6 +381,20 @@ class EventHour(db.Model):
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     type: Mapped[str] = mapped_column(String(64), primary_key=True)
     action: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    oldest: Mapped[datetime] = mapped_column(UTCDateTime)
+    newest: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EventRepo(db.Model):
+    """Events per repository (name "" / id 0 when absent), type and action (event_hours' twin, per repository)."""
+
+    __tablename__ = "event_repos"
+
+    repo_name: Mapped[str] = mapped_column(String(140), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    repo_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, default=0)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
     oldest: Mapped[datetime] = mapped_column(UTCDateTime)
     newest: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, delete, select
 
-from events import hours
+from events import hours, repos
 from gh.rules import parse_github_time
 from infra.extensions import db, upsert_ignore
 from models import Event, utcnow
@@ -64,16 +64,24 @@ def _strip_nul(value: Any) -> Any:
     return value
 
 
+_JSON = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": None})
+NULL = "\\N"  # COPY's text format for NULL
+
+
 def jsonb_text(payload: Any) -> str:
     """Serialise a payload for PostgreSQL's jsonb, which cannot hold U+0000 (GitHub texts sometimes do)."""
-    text = json.dumps(payload, separators=(",", ":"))
+    text = _JSON(payload)
     if "\\u0000" in text:  # a cheap test; the walk below only runs for the rare payload that may need it
-        text = json.dumps(_strip_nul(payload), separators=(",", ":"))
+        text = _JSON(_strip_nul(payload))
     return text
 
 
-def event_row(raw: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """Map one event of GitHub's Events API to an `events` row; raise MalformedEvent if unusable."""
+def event_fields(raw: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Map one event of GitHub's Events API to an `events` row in COLUMNS order, without `inserted_at`.
+
+    Raise MalformedEvent if it lacks a usable id, type or creation time.
+    """
     try:
         event_id, kind = int(raw["id"]), str(raw["type"])
         created_at = parse_github_time(str(raw["created_at"]))
@@ -81,52 +89,85 @@ def event_row(raw: Mapping[str, Any], now: datetime | None = None) -> dict[str, 
         raise MalformedEvent(f"event without a usable {exc}") from None
     if created_at is None or not kind:
         raise MalformedEvent("event without a type or creation time")
-    payload = raw.get("payload") if isinstance(raw.get("payload"), Mapping) else {}
+    payload = raw.get("payload")
+    payload = payload if isinstance(payload, Mapping) else {}
     action = payload.get("action")
-    repo = raw.get("repo") if isinstance(raw.get("repo"), Mapping) else {}
-    actor = raw.get("actor") if isinstance(raw.get("actor"), Mapping) else {}
-    return {
-        "id": event_id,
-        "type": kind[:64],
+    repo = raw.get("repo")
+    repo = repo if isinstance(repo, Mapping) else {}
+    actor = raw.get("actor")
+    actor = actor if isinstance(actor, Mapping) else {}
+    return (
+        event_id,
+        kind[:64],
         # GitHub's actions are lower-case words; storing them so makes the filter index-friendly.
-        "action": action.lower()[:64] if isinstance(action, str) else None,
-        "repo_id": _int_or_none(repo.get("id")),
-        "repo_name": _clip(repo.get("name"), 140),
-        "actor_id": _int_or_none(actor.get("id")),
-        "actor_login": _clip(actor.get("login"), 100),
-        "created_at": created_at,
-        "payload": payload,
-        "inserted_at": now or utcnow(),
-    }
+        action.lower()[:64] if isinstance(action, str) else None,
+        _int_or_none(repo.get("id")),
+        _clip(repo.get("name"), 140) or None,  # GitHub names are never empty: "" is no name
+        _int_or_none(actor.get("id")),
+        _clip(actor.get("login"), 100),
+        created_at,
+        payload,
+    )
 
 
-def insert_rows(rows: list[dict[str, Any]], engine: Engine | None = None) -> int:
-    """Insert rows, skipping ids that exist; return how many were new (exact, even under races)."""
+def event_row(raw: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """Map one event of GitHub's Events API to an `events` row; raise MalformedEvent if unusable."""
+    return dict(zip(COLUMNS, (*event_fields(raw), now or utcnow()), strict=True))
+
+
+def _copy_text(value: str | None) -> str:
+    """Return a text value as a field of COPY's text format (U+0000, which PostgreSQL cannot store, dropped)."""
+    if value is None:
+        return NULL
+    return value.translate(_COPY_ESCAPES) if "\\" in value or not value.isprintable() else value
+
+
+def copy_line(fields: tuple[Any, ...], inserted_at: str) -> str:
+    """Return one `events` row (event_fields' tuple) as a line of COPY's text format, in COLUMNS order."""
+    event_id, kind, action, repo_id, repo_name, actor_id, actor_login, created_at, payload = fields
+    payload_text = jsonb_text(payload)
+    if "\\" in payload_text:
+        payload_text = payload_text.replace("\\", "\\\\")
+    return (
+        f"{event_id}\t{_copy_text(kind)}\t{_copy_text(action)}\t{NULL if repo_id is None else repo_id}\t"
+        f"{_copy_text(repo_name)}\t{NULL if actor_id is None else actor_id}\t{_copy_text(actor_login)}\t"
+        f"{created_at.isoformat()}\t{payload_text}\t{inserted_at}\n"
+    )
+
+
+def insert_rows(rows: list[tuple[Any, ...]], now: datetime, engine: Engine | None = None) -> int:
+    """Insert rows (event_fields tuples) whose id is new; return how many were new (exact, even under races)."""
     if not rows:
         return 0
     with (engine or db.engine).begin() as conn:
         if conn.dialect.name == "postgresql":
-            return _copy_insert(conn, rows)
+            return _copy_insert(conn, rows, now)
+        dicts = [dict(zip(COLUMNS, (*row, now), strict=True)) for row in rows]
         statement = upsert_ignore(conn.dialect.name, _table(), ["id"]).returning(_table().c.id)
         new: set[int] = set()
-        for i in range(0, len(rows), INSERT_CHUNK):
-            new.update(conn.execute(statement, rows[i : i + INSERT_CHUNK]).scalars())
-        hours.add_rows(conn, (row for row in rows if row["id"] in new))
+        for i in range(0, len(dicts), INSERT_CHUNK):
+            new.update(conn.execute(statement, dicts[i : i + INSERT_CHUNK]).scalars())
+        added = [row for row in dicts if row["id"] in new]
+        hours.add_rows(conn, added)
+        repos.add_rows(conn, added)
         return len(new)
 
 
-def _copy_insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
+def _copy_insert(conn: Connection, rows: list[tuple[Any, ...]], now: datetime) -> int:
     """COPY rows into a session-private staging table, then move the new ones over in one statement.
 
-    COPY is PostgreSQL's bulk path (no per-row statement); ON CONFLICT DO NOTHING … RETURNING
-    then names exactly the rows this call added, and the same statement adds them to `event_hours`.
+    COPY is PostgreSQL's bulk path (no per-row statement); the lines are formatted here, in one
+    string, rather than value by value by the driver. ON CONFLICT DO NOTHING … RETURNING then
+    names exactly the rows this call added, and the same statement adds them to `event_hours`
+    and `event_repos`.
     """
     names = ", ".join(COLUMNS)
+    stamp = now.isoformat()
+    data = "".join([copy_line(row, stamp) for row in rows]).encode()
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (LIKE events) ON COMMIT DELETE ROWS")
     with cursor.copy(f"COPY {STAGING} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([jsonb_text(row[c]) if c == "payload" else row[c] for c in COLUMNS])
+        copy.write(data)
     # Every name in these statements is a module constant: no input reaches the SQL text.
     cursor.execute(hours.move_statement(STAGING, names))
     return int(cursor.fetchone()[0])
@@ -134,20 +175,20 @@ def _copy_insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
 
 def store_events(raw_events: Iterable[Any], engine: Engine | None = None) -> StoreResult:
     """Store the events not stored yet; count what was new and what could not be read."""
-    rows: dict[int, dict[str, Any]] = {}
+    rows: dict[int, tuple[Any, ...]] = {}
     malformed, seen, now = 0, 0, utcnow()
     for raw in raw_events:
         seen += 1
         try:
-            row = event_row(raw, now) if isinstance(raw, Mapping) else None
+            row = event_fields(raw) if isinstance(raw, Mapping) else None
         except MalformedEvent as exc:
             log.warning("skipping a malformed event: %s", exc)
             row = None
         if row is None:
             malformed += 1
             continue
-        rows.setdefault(row["id"], row)  # overlapping pages may repeat an event
-    inserted = insert_rows(list(rows.values()), engine)
+        rows.setdefault(row[0], row)  # overlapping pages may repeat an event
+    inserted = insert_rows(list(rows.values()), now, engine)
     return StoreResult(seen, inserted, malformed, max(rows, default=None))
 
 
@@ -165,4 +206,5 @@ def prune_events(retention_days: int, engine: Engine | None = None) -> int:
         if count < PRUNE_BATCH:
             with engine.begin() as conn:
                 hours.trim(conn, cutoff)
+                repos.trim(conn, cutoff)
             return removed
