@@ -1,4 +1,5 @@
-"""Compute seed 003's event metrics in SQL: aggregates over the `events` table, never rows in Python.
+"""Compute seed 003's event metrics in SQL, never rows in Python: from the per-hour (`event_hours`) and
+per-repository (`event_repos`) counts kept at ingest, and the raw events only where they cannot answer.
 
 Definitions (CONTRACT.md, "Seed 003 event metrics (fixed)"): the average time between adjacent
 events is (newest - oldest) / (n - 1) seconds, 2 dp, null below 2 events; counts are per type
@@ -7,7 +8,7 @@ within the last `offset` seconds; busy repositories have strictly more than a mi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -18,8 +19,7 @@ from analysis import metrics
 from events import hours
 from events.kinds import EVENT_TYPES, LEGACY_COUNT_KEYS, count_key
 from infra.extensions import db
-from infra.pagination import paginate
-from models import Event, EventHour, utcnow
+from models import Event, EventHour, EventRepo, utcnow
 
 ALL = "all"
 
@@ -35,6 +35,34 @@ class EventFilter:
     # events of these repositories (lower-case `owner/name`, GitHub ids) are left out: the reader may not see them
     hidden_names: frozenset[str] = frozenset()
     hidden_repo_ids: frozenset[int] = frozenset()
+
+    def repo_conditions(self) -> list[ColumnElement[bool]]:
+        """Return the WHERE clauses of these filters on `event_repos` (no window: it has none)."""
+        where: list[ColumnElement[bool]] = []
+        if self.hidden_names:
+            where.append(
+                or_(EventRepo.repo_name == "", func.lower(EventRepo.repo_name).not_in(sorted(self.hidden_names)))
+            )
+        if self.hidden_repo_ids:
+            where.append(EventRepo.repo_id.not_in(sorted(self.hidden_repo_ids)))  # 0 (no id) is never hidden
+        if self.event_type is not None:
+            where.append(EventRepo.type == self.event_type)
+        if self.action is not None:
+            where.append(EventRepo.action == self.action.lower())
+        if self.repository_name is not None:
+            where.append(EventRepo.repo_name == self.repository_name)
+        return where
+
+    def hides_stored_events(self) -> bool:
+        """Tell whether some stored event belongs to a repository these filters leave out."""
+        if not (self.hidden_names or self.hidden_repo_ids):
+            return False
+        hidden = []
+        if self.hidden_names:
+            hidden.append(func.lower(EventRepo.repo_name).in_(sorted(self.hidden_names)))
+        if self.hidden_repo_ids:
+            hidden.append(EventRepo.repo_id.in_(sorted(self.hidden_repo_ids)))
+        return db.session.scalar(select(EventRepo.type).where(or_(*hidden)).limit(1)) is not None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """Return the WHERE clauses of these filters."""
@@ -115,13 +143,58 @@ def _hour_spans(filters: EventFilter, start: datetime | None) -> dict[str, Span]
     return {kind: Span(int(count), oldest, newest) for kind, count, oldest, newest in db.session.execute(query)}
 
 
+def _repo_spans(filters: EventFilter) -> dict[str, Span]:
+    """Spans by type from `event_repos` (every time: it has no window)."""
+    query = (
+        select(EventRepo.type, func.sum(EventRepo.count), func.min(EventRepo.oldest), func.max(EventRepo.newest))
+        .where(*filters.repo_conditions())
+        .group_by(EventRepo.type)
+    )
+    return {kind: Span(int(count), oldest, newest) for kind, count, oldest, newest in db.session.execute(query)}
+
+
+def _raw_span(filters: EventFilter, kind: str, before: datetime | None = None) -> Span:
+    """The span of one type's matching events (only those before `before` when given, ignoring the window)."""
+    one = replace(filters, event_type=kind, since=None if before is not None else filters.since)
+    where = one.conditions() + ([Event.created_at < before] if before is not None else [])
+    query = select(func.count(), func.min(Event.created_at), func.max(Event.created_at)).where(*where)
+    count, oldest, newest = db.session.execute(query).one()
+    return Span(count or 0, oldest, newest)
+
+
+def _windowed(filters: EventFilter, kind: str, whole: Span) -> Span:
+    """Cut a type's span of every time (from `event_repos`) to the filters' window, reading the smaller side.
+
+    A window that starts before the first event keeps it all and one after the last keeps nothing;
+    otherwise the events before the start (if fewer, by the time-uniform estimate) are counted and
+    taken from the whole, and the oldest in the window is one index probe.
+    """
+    since = filters.since
+    if since is None or whole.oldest is None or whole.newest is None or since <= whole.oldest:
+        return whole
+    if since > whole.newest:
+        return Span(0, None, None)
+    before_share = (since - whole.oldest) / max(whole.newest - whole.oldest, timedelta(microseconds=1))
+    if before_share >= 0.5:
+        return _raw_span(filters, kind)
+    earlier = _raw_span(filters, kind, before=since)
+    oldest = db.session.scalar(
+        select(func.min(Event.created_at)).where(*replace(filters, event_type=kind).conditions())
+    )
+    return Span(whole.count - earlier.count, oldest, whole.newest)
+
+
 def spans_by_type(filters: EventFilter) -> dict[str, Span]:
     """Return the span of the matching events of each type present, in type order.
 
-    Over all repositories the whole hours of the window are read from `event_hours` and only the
-    partial hour at its start from the events; a repository's events are read directly (indexed).
+    A repository's spans come from `event_repos`, cut to the window type by type. Over all
+    repositories the whole hours of the window are read from `event_hours` and only the partial
+    hour at its start from the events; when a repository the reader may not see has events, the
+    hours cannot leave them out and the events are read.
     """
     if filters.repository_name is not None:
+        found = {kind: _windowed(filters, kind, whole) for kind, whole in _repo_spans(filters).items()}
+    elif filters.hides_stored_events():
         found = _raw_spans(filters)
     else:
         start = hours.next_hour(filters.since) if filters.since is not None else None
@@ -134,10 +207,6 @@ def spans_by_type(filters: EventFilter) -> dict[str, Span]:
 
 def span(filters: EventFilter) -> Span:
     """Count the matching events and find the oldest and newest."""
-    if filters.repository_name is not None:  # one aggregate over the repository's index entries
-        query = select(func.count(), func.min(Event.created_at), func.max(Event.created_at))
-        count, oldest, newest = db.session.execute(query.where(*filters.conditions())).one()
-        return Span(count or 0, oldest, newest)
     total = Span(0, None, None)
     for found in spans_by_type(filters).values():
         total = _merge(total, found)
@@ -180,16 +249,16 @@ def total_count(filters: EventFilter) -> dict[str, Any]:
 
 def multiple_events_repos(filters: EventFilter, minimal_events_count: int) -> dict[str, Any]:
     """Return repositories with strictly more than `minimal_events_count` events of a type (busiest first)."""
-    event_type = filters.event_type
-    count = func.count().label("n")
+    total = func.sum(EventRepo.count)
     query = (
-        select(Event.repo_name, count)
-        .where(*filters.conditions(), Event.repo_name.is_not(None))
-        .group_by(Event.repo_name)
-        .having(func.count() > minimal_events_count)
-        .order_by(count.desc(), Event.repo_name)
+        select(EventRepo.repo_name, total.label("n"))
+        .where(*filters.repo_conditions(), EventRepo.repo_name != "")
+        .group_by(EventRepo.repo_name)
+        .having(total > minimal_events_count)
+        .order_by(total.desc(), EventRepo.repo_name)
     )
-    return {"event_type": event_type, "repositories": {name: n for name, n in db.session.execute(query)}}
+    repositories = {name: int(n) for name, n in db.session.execute(query)}
+    return {"event_type": filters.event_type, "repositories": repositories}
 
 
 NEWEST_FIRST = (Event.created_at.desc(), Event.id.desc())
@@ -213,13 +282,15 @@ def event_json(event: Event) -> dict[str, Any]:
 
 def list_events(filters: EventFilter, page: int, per_page: int) -> dict[str, Any]:
     """Return one page of matching events, newest first, with the total count."""
-    found = paginate(select(Event).where(*filters.conditions()), NEWEST_FIRST, page, per_page)
+    total = span(filters).count  # from the per-hour and per-repository counts, not a count of rows
+    query = select(Event).where(*filters.conditions()).order_by(*NEWEST_FIRST)
+    found = db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)) if total else []
     return {
-        "events": [event_json(e) for e in found.items],
+        "events": [event_json(e) for e in found],
         "page": page,
         "per_page": per_page,
-        "total": found.total,
-        "pages": (found.total + per_page - 1) // per_page,  # 0 when nothing matches (unlike Page.pages)
+        "total": total,
+        "pages": (total + per_page - 1) // per_page,  # 0 when nothing matches (unlike Page.pages)
     }
 
 
