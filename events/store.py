@@ -43,7 +43,8 @@ def _table() -> Table:
 
 
 def _clip(value: Any, length: int) -> str | None:
-    return None if value is None else str(value)[:length]
+    """Return a text field cut to its column, without U+0000 (which PostgreSQL cannot store)."""
+    return None if value is None else str(value).replace("\x00", "")[:length]
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -98,9 +99,9 @@ def event_fields(raw: Mapping[str, Any]) -> tuple[Any, ...]:
     actor = actor if isinstance(actor, Mapping) else {}
     return (
         event_id,
-        kind[:64],
+        _clip(kind, 64),
         # GitHub's actions are lower-case words; storing them so makes the filter index-friendly.
-        action.lower()[:64] if isinstance(action, str) else None,
+        _clip(action.lower(), 64) if isinstance(action, str) else None,
         _int_or_none(repo.get("id")),
         _clip(repo.get("name"), 140) or None,  # GitHub names are never empty: "" is no name
         _int_or_none(actor.get("id")),

@@ -1,0 +1,144 @@
+"""Issue 12 part 3: `event_repos` (per repository, type and action) kept at ingest, and the reads it serves.
+
+Every stored count is compared with a count computed in Python from the events handed to
+`store_events`, after re-ingest (batch and within-batch repeats) and after a prune, and every
+metric read from it with the same computation over the raw input, on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from events import queries, store
+from events.queries import EventFilter
+from infra.extensions import db
+from models import Event, EventRepo
+
+pytestmark = pytest.mark.sqlite
+NOW = datetime.now(UTC).replace(microsecond=0)
+TYPES = ("PushEvent", "WatchEvent", "IssuesEvent")
+ACTIONS = {"PushEvent": [None], "WatchEvent": ["started"], "IssuesEvent": ["opened", "Closed"]}
+# (name, id): a renamed repository (same id, two names), one without a name, one without an id
+REPOS = [("octo/a", 1), ("octo/b", 2), ("octo/old-a", 1), (None, 3), ("octo/c", None)]
+
+
+def stamp(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sample(count: int = 300, seed: int = 5) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    events = []
+    for index in range(count):
+        kind = rng.choice(TYPES)
+        action = rng.choice(ACTIONS[kind])
+        name, repo_id = rng.choice(REPOS)
+        repo = {key: value for key, value in (("name", name), ("id", repo_id)) if value is not None}
+        events.append({"id": str(5000 + index), "type": kind, "created_at": stamp(NOW - timedelta(hours=rng.randrange(
+            1, 24 * 40), seconds=rng.randrange(3600))), "repo": repo, "actor": {"id": 7, "login": "octo"},
+            "payload": {"action": action} if action else {}})  # fmt: skip
+    return events
+
+
+def when(event: dict[str, Any]) -> datetime:
+    return datetime.strptime(event["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def key(event: dict[str, Any]) -> tuple[str, str, str, int]:
+    action = event["payload"].get("action")
+    return (event["repo"].get("name", ""), event["type"], action.lower() if action else "", event["repo"].get("id", 0))
+
+
+def expected_rows(events: list[dict[str, Any]]) -> dict[tuple[str, str, str, int], tuple[int, datetime, datetime]]:
+    grouped: dict[tuple[str, str, str, int], list[datetime]] = {}
+    for event in events:
+        grouped.setdefault(key(event), []).append(when(event))
+    return {k: (len(ts), min(ts), max(ts)) for k, ts in grouped.items()}
+
+
+def stored_rows() -> dict[tuple[str, str, str, int], tuple[int, datetime, datetime]]:
+    return {(r.repo_name, r.type, r.action, r.repo_id): (r.count, r.oldest, r.newest)
+            for r in db.session.scalars(select(EventRepo))}  # fmt: skip
+
+
+def test_event_repos_equal_a_count_of_the_stored_events_after_repeats_and_a_prune(app: Any) -> None:
+    events = sample()
+    with app.app_context():
+        assert store.store_events(events[:120] + events[100:130]).inserted == 130  # repeats within a batch
+        assert store.store_events(events).inserted == len(events) - 130  # and across batches
+        assert store.store_events(events[::7]).inserted == 0
+        assert stored_rows() == expected_rows(events)
+        removed = store.prune_events(30)
+        cutoff = datetime.now(UTC) - timedelta(days=30)
+        kept = [e for e in events if when(e) >= cutoff]
+        assert removed == len(events) - len(kept) > 0
+        assert stored_rows() == expected_rows(kept)
+        assert sorted(db.session.scalars(select(Event.id))) == sorted(int(e["id"]) for e in kept)
+
+
+def raw_busy(events: list[dict[str, Any]], kind: str, minimum: int, hidden: frozenset[str]) -> dict[str, int]:
+    names = [e["repo"].get("name") for e in events if e["type"] == kind]
+    counts = Counter(name for name in names if name is not None and name.lower() not in hidden)
+    return dict(sorted(((n, c) for n, c in counts.items() if c > minimum), key=lambda item: (-item[1], item[0])))
+
+
+def test_busy_repositories_equal_the_raw_computation(app: Any) -> None:
+    events = sample()
+    with app.app_context():
+        store.store_events(events)
+        for kind in TYPES:
+            for minimum in (1, 15, 30, 10_000):
+                for hidden in (frozenset(), frozenset({"octo/b"})):
+                    found = queries.multiple_events_repos(EventFilter(event_type=kind, hidden_names=hidden), minimum)
+                    assert found == {"event_type": kind, "repositories": raw_busy(events, kind, minimum, hidden)}
+                    assert list(found["repositories"]) == list(raw_busy(events, kind, minimum, hidden))  # order
+
+
+def visible(event: dict[str, Any], names: frozenset[str], ids: frozenset[int]) -> bool:
+    return event["repo"].get("name", "").lower() not in names and event["repo"].get("id") not in ids
+
+
+@pytest.mark.parametrize(
+    ("names", "ids"),
+    [(frozenset({"octo/b"}), frozenset()), (frozenset(), frozenset({1})), (frozenset({"octo/nobody"}), frozenset())],
+)
+def test_window_counts_leave_out_concealed_repositories(app: Any, names: frozenset[str], ids: frozenset[int]) -> None:
+    events = sample()
+    with app.app_context():
+        store.store_events(events)
+        for days in (1, 7, 45):
+            since = NOW - timedelta(days=days, minutes=17)
+            for kind in (None, "IssuesEvent"):
+                f = EventFilter(event_type=kind, since=since, hidden_names=names, hidden_repo_ids=ids)
+                chosen = [e for e in events if visible(e, names, ids) and when(e) >= since
+                          and (kind is None or e["type"] == kind)]  # fmt: skip
+                found = queries.span(f)
+                assert (found.count, found.oldest, found.newest) == (
+                    len(chosen), min(map(when, chosen)), max(map(when, chosen))), f  # fmt: skip
+                listed = queries.list_events(f, 1, 5)
+                assert listed["total"] == len(chosen)
+                assert [e["id"] for e in listed["events"]] == [
+                    int(e["id"]) for e in sorted(chosen, key=lambda e: (when(e), int(e["id"])), reverse=True)[:5]
+                ]
+
+
+def test_odd_characters_are_stored_exactly_and_nul_dropped(app: Any) -> None:
+    odd = "tab\there\nnew\\line\rcr\x00nul ünï \\N"
+    payload = {"action": odd, "body": odd, odd: [odd, 1.5, None]}
+    event = {"id": "77", "type": "PushEvent", "created_at": stamp(NOW), "repo": {"id": 9, "name": f"o/{odd}"},
+             "actor": {"id": 1, "login": odd}, "payload": payload}  # fmt: skip
+    clean = odd.replace("\x00", "")
+    with app.app_context():
+        assert store.store_events([event]).inserted == 1
+        row = db.session.get(Event, 77)
+        assert (row.repo_name, row.actor_login, row.action) == (f"o/{clean}", clean, clean.lower())
+        # jsonb cannot hold U+0000 either; SQLite's JSON keeps the payload as sent
+        text = clean if db.engine.dialect.name == "postgresql" else odd
+        assert row.payload == {"action": text, "body": text, text: [text, 1.5, None]}
+        assert stored_rows() == {(f"o/{clean}", "PushEvent", clean.lower(), 9): (1, NOW, NOW)}
