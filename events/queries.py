@@ -153,35 +153,46 @@ def _repo_spans(filters: EventFilter) -> dict[str, Span]:
     return {kind: Span(int(count), oldest, newest) for kind, count, oldest, newest in db.session.execute(query)}
 
 
-def _raw_span(filters: EventFilter, kind: str, before: datetime | None = None) -> Span:
-    """The span of one type's matching events (only those before `before` when given, ignoring the window)."""
-    one = replace(filters, event_type=kind, since=None if before is not None else filters.since)
-    where = one.conditions() + ([Event.created_at < before] if before is not None else [])
-    query = select(func.count(), func.min(Event.created_at), func.max(Event.created_at)).where(*where)
-    count, oldest, newest = db.session.execute(query).one()
-    return Span(count or 0, oldest, newest)
+def _windowed(filters: EventFilter, wholes: dict[str, Span]) -> dict[str, Span]:
+    """Cut each type's span of every time (from `event_repos`) to the filters' window, reading the smaller side.
 
-
-def _windowed(filters: EventFilter, kind: str, whole: Span) -> Span:
-    """Cut a type's span of every time (from `event_repos`) to the filters' window, reading the smaller side.
-
-    A window that starts before the first event keeps it all and one after the last keeps nothing;
-    otherwise the events before the start (if fewer, by the time-uniform estimate) are counted and
-    taken from the whole, and the oldest in the window is one index probe.
+    A window that starts before a type's first event keeps it all and one after its last keeps
+    nothing; otherwise either the type's events in the window are counted, or (when the time-uniform
+    estimate puts fewer before the start) those before it, taken from the whole, with the oldest in
+    the window found by one index probe. All types are read in one statement of scalar subqueries.
     """
     since = filters.since
-    if since is None or whole.oldest is None or whole.newest is None or since <= whole.oldest:
-        return whole
-    if since > whole.newest:
-        return Span(0, None, None)
-    before_share = (since - whole.oldest) / max(whole.newest - whole.oldest, timedelta(microseconds=1))
-    if before_share >= 0.5:
-        return _raw_span(filters, kind)
-    earlier = _raw_span(filters, kind, before=since)
-    oldest = db.session.scalar(
-        select(func.min(Event.created_at)).where(*replace(filters, event_type=kind).conditions())
-    )
-    return Span(whole.count - earlier.count, oldest, whole.newest)
+    if since is None:
+        return wholes
+    found: dict[str, Span] = {}
+    columns: list[Any] = []
+    plans: list[tuple[str, bool, Span]] = []  # (type, counted from the whole, whole)
+    for kind, whole in wholes.items():
+        if whole.oldest is None or whole.newest is None or since <= whole.oldest:
+            found[kind] = whole
+            continue
+        if since > whole.newest:
+            continue
+        inside = replace(filters, event_type=kind).conditions()
+        share = (since - whole.oldest) / max(whole.newest - whole.oldest, timedelta(microseconds=1))
+        if share < 0.5:
+            before = [*replace(filters, event_type=kind, since=None).conditions(), Event.created_at < since]
+            columns += [select(func.count()).where(*before).scalar_subquery(),
+                        select(func.min(Event.created_at)).where(*inside).scalar_subquery()]  # fmt: skip
+        else:
+            columns += [select(func.count()).where(*inside).scalar_subquery(),
+                        select(func.min(Event.created_at)).where(*inside).scalar_subquery(),
+                        select(func.max(Event.created_at)).where(*inside).scalar_subquery()]  # fmt: skip
+        plans.append((kind, share < 0.5, whole))
+    values = list(db.session.execute(select(*columns)).one()) if columns else []
+    for kind, from_whole, whole in plans:
+        if from_whole:
+            earlier, oldest = values.pop(0), values.pop(0)
+            found[kind] = Span(whole.count - earlier, oldest, whole.newest)
+        else:
+            count, oldest, newest = values.pop(0), values.pop(0), values.pop(0)
+            found[kind] = Span(count or 0, oldest, newest)
+    return found
 
 
 def spans_by_type(filters: EventFilter) -> dict[str, Span]:
@@ -193,7 +204,7 @@ def spans_by_type(filters: EventFilter) -> dict[str, Span]:
     hours cannot leave them out and the events are read.
     """
     if filters.repository_name is not None:
-        found = {kind: _windowed(filters, kind, whole) for kind, whole in _repo_spans(filters).items()}
+        found = _windowed(filters, _repo_spans(filters))
     elif filters.hides_stored_events():
         found = _raw_spans(filters)
     else:
