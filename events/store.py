@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -17,6 +18,7 @@ from infra.extensions import db, upsert_ignore
 from models import Event, utcnow
 
 log = logging.getLogger(__name__)
+ROUND = 1000  # rows formatted at once for COPY (the next round is formatted while one streams)
 INSERT_CHUNK = 500  # rows per multi-row INSERT on SQLite (its limit is 32766 parameters)
 PRUNE_BATCH = 5000  # rows per DELETE, so pruning never holds long locks
 STAGING = "events_incoming"
@@ -154,21 +156,34 @@ def insert_rows(rows: list[tuple[Any, ...]], now: datetime, engine: Engine | Non
         return len(new)
 
 
+def _copy_lines(rows: list[tuple[Any, ...]], stamp: str) -> bytes:
+    return "".join([copy_line(row, stamp) for row in rows]).encode()
+
+
 def _copy_insert(conn: Connection, rows: list[tuple[Any, ...]], now: datetime) -> int:
     """COPY rows into a session-private staging table, then move the new ones over in one statement.
 
     COPY is PostgreSQL's bulk path (no per-row statement); the lines are formatted here, in one
-    string, rather than value by value by the driver. ON CONFLICT DO NOTHING … RETURNING then
-    names exactly the rows this call added, and the same statement adds them to `event_hours`
-    and `event_repos`.
+    string per ROUND rows rather than value by value by the driver, the next round in a helper
+    thread while this one streams to PostgreSQL (the driver releases the GIL while it waits), so
+    both cores work. ON CONFLICT DO NOTHING … RETURNING then names exactly the rows this call
+    added, and the same statement adds them to `event_hours` and `event_repos`.
     """
-    names = ", ".join(COLUMNS)
-    stamp = now.isoformat()
-    data = "".join([copy_line(row, stamp) for row in rows]).encode()
+    names, stamp = ", ".join(COLUMNS), now.isoformat()
+    rounds = [rows[i : i + ROUND] for i in range(0, len(rows), ROUND)]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (LIKE events) ON COMMIT DELETE ROWS")
     with cursor.copy(f"COPY {STAGING} ({names}) FROM STDIN") as copy:
-        copy.write(data)
+        if len(rounds) == 1:  # a page of the poller: no helper thread
+            copy.write(_copy_lines(rounds[0], stamp))
+        else:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-lines") as helper:
+                upcoming = helper.submit(_copy_lines, rounds[0], stamp)
+                for index in range(len(rounds)):
+                    data = upcoming.result()
+                    if index + 1 < len(rounds):
+                        upcoming = helper.submit(_copy_lines, rounds[index + 1], stamp)
+                    copy.write(data)
     # Every name in these statements is a module constant: no input reaches the SQL text.
     cursor.execute(hours.move_statement(STAGING, names))
     return int(cursor.fetchone()[0])

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from events import queries, store
 from events.queries import EventFilter
 from infra.extensions import db
-from models import Event, EventRepo
+from models import Event, EventHour, EventRepo
 
 pytestmark = pytest.mark.sqlite
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -142,3 +142,16 @@ def test_odd_characters_are_stored_exactly_and_nul_dropped(app: Any) -> None:
         text = clean if db.engine.dialect.name == "postgresql" else odd
         assert row.payload == {"action": text, "body": text, text: [text, 1.5, None]}
         assert stored_rows() == {(f"o/{clean}", "PushEvent", clean.lower(), 9): (1, NOW, NOW)}
+
+
+def test_a_batch_of_several_copy_rounds_is_stored_once(app: Any) -> None:
+    events = sample(count=2 * store.ROUND + 345, seed=8)
+    with app.app_context():
+        assert store.store_events(events[: store.ROUND + 10]).inserted == store.ROUND + 10
+        assert store.store_events(events + events[:50]).inserted == len(events) - store.ROUND - 10
+        assert stored_rows() == expected_rows(events)
+        hours = Counter(when(e).replace(minute=0, second=0) for e in events)
+        stored_hours = Counter()
+        for hour, count in db.session.execute(select(EventHour.hour, EventHour.count)):
+            stored_hours[hour] += count
+        assert stored_hours == hours
