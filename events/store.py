@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ def _strip_nul(value: Any) -> Any:
 _JSON = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": None})
 NULL = "\\N"  # COPY's text format for NULL
+# GitHub's form of a time, which PostgreSQL reads as Python does (other forms Python reads are re-written)
+_PLAIN_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00", re.ASCII)
 
 
 def jsonb_text(payload: Any) -> str:
@@ -80,25 +83,29 @@ def jsonb_text(payload: Any) -> str:
     return text
 
 
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # the exact type first: the ABC check is slow
+
+
 def event_fields(raw: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Map one event of GitHub's Events API to an `events` row in COLUMNS order, without `inserted_at`.
+    """Map one event of GitHub's Events API to an `events` row in COLUMNS order, without `inserted_at`,
+    followed by the creation time as ISO 8601 text (what COPY sends).
 
     Raise MalformedEvent if it lacks a usable id, type or creation time.
     """
     try:
         event_id, kind = int(raw["id"]), str(raw["type"])
-        created_at = parse_github_time(str(raw["created_at"]))
+        created_text = str(raw["created_at"]).replace("Z", "+00:00")
+        created_at = parse_github_time(created_text)
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedEvent(f"event without a usable {exc}") from None
     if created_at is None or not kind:
         raise MalformedEvent("event without a type or creation time")
-    payload = raw.get("payload")
-    payload = payload if isinstance(payload, Mapping) else {}
+    payload, repo, actor = raw.get("payload"), raw.get("repo"), raw.get("actor")
+    payload = payload if _is_mapping(payload) else {}
     action = payload.get("action")
-    repo = raw.get("repo")
-    repo = repo if isinstance(repo, Mapping) else {}
-    actor = raw.get("actor")
-    actor = actor if isinstance(actor, Mapping) else {}
+    repo = repo if _is_mapping(repo) else {}
+    actor = actor if _is_mapping(actor) else {}
     return (
         event_id,
         _clip(kind, 64),
@@ -110,12 +117,13 @@ def event_fields(raw: Mapping[str, Any]) -> tuple[Any, ...]:
         _clip(actor.get("login"), 100),
         created_at,
         payload,
+        created_text,
     )
 
 
 def event_row(raw: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """Map one event of GitHub's Events API to an `events` row; raise MalformedEvent if unusable."""
-    return dict(zip(COLUMNS, (*event_fields(raw), now or utcnow()), strict=True))
+    return dict(zip(COLUMNS, (*event_fields(raw)[:-1], now or utcnow()), strict=True))
 
 
 def _copy_text(value: str | None) -> str:
@@ -127,14 +135,15 @@ def _copy_text(value: str | None) -> str:
 
 def copy_line(fields: tuple[Any, ...], inserted_at: str) -> str:
     """Return one `events` row (event_fields' tuple) as a line of COPY's text format, in COLUMNS order."""
-    event_id, kind, action, repo_id, repo_name, actor_id, actor_login, created_at, payload = fields
+    event_id, kind, action, repo_id, repo_name, actor_id, actor_login, created_at, payload, created_text = fields
     payload_text = jsonb_text(payload)
     if "\\" in payload_text:
         payload_text = payload_text.replace("\\", "\\\\")
     return (
         f"{event_id}\t{_copy_text(kind)}\t{_copy_text(action)}\t{NULL if repo_id is None else repo_id}\t"
         f"{_copy_text(repo_name)}\t{NULL if actor_id is None else actor_id}\t{_copy_text(actor_login)}\t"
-        f"{created_at.isoformat()}\t{payload_text}\t{inserted_at}\n"
+        f"{created_text if _PLAIN_TIME.fullmatch(created_text) else created_at.isoformat()}\t{payload_text}\t"
+        f"{inserted_at}\n"
     )
 
 
@@ -145,7 +154,7 @@ def insert_rows(rows: list[tuple[Any, ...]], now: datetime, engine: Engine | Non
     with (engine or db.engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             return _copy_insert(conn, rows, now)
-        dicts = [dict(zip(COLUMNS, (*row, now), strict=True)) for row in rows]
+        dicts = [dict(zip(COLUMNS, (*row[:-1], now), strict=True)) for row in rows]
         statement = upsert_ignore(conn.dialect.name, _table(), ["id"]).returning(_table().c.id)
         new: set[int] = set()
         for i in range(0, len(dicts), INSERT_CHUNK):
@@ -196,7 +205,7 @@ def store_events(raw_events: Iterable[Any], engine: Engine | None = None) -> Sto
     for raw in raw_events:
         seen += 1
         try:
-            row = event_fields(raw) if isinstance(raw, Mapping) else None
+            row = event_fields(raw) if _is_mapping(raw) else None
         except MalformedEvent as exc:
             log.warning("skipping a malformed event: %s", exc)
             row = None
