@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench-refresh bench-events bench-http bench-freshness bench-hostile bench-dashboard system-deps clean
+.PHONY: run test lint format bench-refresh bench-events bench-http bench-freshness bench-hostile bench-dashboard bench-gitlab system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { scripts/ensure-system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -54,6 +54,9 @@ bench-hostile: $(VENV)/.dev system-deps
 
 bench-dashboard: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.dashboard
+
+bench-gitlab: $(VENV)/.dev
+	$(BIN)/python benchmarks/gitlab_reads.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache test-artifacts

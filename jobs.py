@@ -15,10 +15,12 @@ from datetime import datetime
 from flask import Flask, current_app, has_app_context
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from analysis.counters import LocError
 from analysis.gitcmd import GitError
 from events import poller, store
+from gh.gitlab import GitLabError
 from gh.rules import GitHubError
 from infra import telemetry
 from infra.extensions import db
@@ -30,7 +32,11 @@ from refresh.discovery import discover, refreshable_projects
 from refresh.project import RepositoryError, refresh_project
 
 log = logging.getLogger(__name__)
-EXPECTED_ERRORS = (GitHubError, GitError, LocError, RepositoryError)
+EXPECTED_ERRORS = (GitHubError, GitLabError, GitError, LocError, RepositoryError)
+DATABASE_ERRORS = (OperationalError, InterfaceError)  # the connection was lost or refused
+DATABASE_LOST = (
+    "The database connection was lost during this refresh: nothing of it was stored, the next refresh tries again"
+)
 _process_app: tuple[int, Flask] | None = None
 
 
@@ -129,6 +135,10 @@ def refresh_repository(project_id: int) -> None:
             skipped, error = outcome.status == "skipped", outcome.note
         except EXPECTED_ERRORS as exc:
             error = _record_failure(project_id, str(exc))
+        except DATABASE_ERRORS as exc:
+            # One transaction per repository (refresh_project): the rollback leaves the stored figures whole.
+            log.warning("refresh of project %s lost the database (%s)", project_id, type(exc).__name__)
+            error = _record_failure(project_id, DATABASE_LOST)
         except JobTimeoutException:
             limit = runtime().settings.job_timeout_seconds
             error = _record_failure(project_id, f"The refresh took longer than JOB_TIMEOUT_SECONDS ({limit} s)")

@@ -7,6 +7,7 @@ instead (`create_app({...})`). Each setting, its variable and its default are wr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +32,7 @@ DEFAULT_EXCLUDED_DIRS = (
 DEFAULT_CORS_ORIGINS = ("http://127.0.0.1:5500", "http://localhost:5500", "http://localhost:3000")
 DEFAULT_EVENT_SOURCES = ("repos",)
 DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_GITLAB_HOSTS = ("gitlab.com",)
 # Comma-separated in the environment ("a, b,c"); never JSON-decoded.
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -116,10 +118,16 @@ class Settings(BaseSettings):
     allow_local_repositories: bool = Field(False, validation_alias=env("ALLOW_LOCAL_REPOSITORIES"))
     # "host[:port]=token,…": the token reaches git only on that host's http(s) URLs
     git_host_tokens: CommaList = Field((), validation_alias=env("GIT_HOST_TOKENS"), repr=False)
+    # hosts whose repositories are GitLab projects: stars, forks, description, branch, visibility from /api/v4
+    gitlab_hosts: CommaList = Field(DEFAULT_GITLAB_HOSTS, validation_alias=env("GITLAB_HOSTS"))
+    gitlab_timeout: float = Field(30.0, gt=0, validation_alias=env("GITLAB_TIMEOUT"))
+    gitlab_max_retries: int = Field(2, ge=0, le=10, validation_alias=env("GITLAB_MAX_RETRIES"))
+    gitlab_rate_floor: int = Field(5, ge=0, validation_alias=env("GITLAB_RATE_FLOOR"))
+    gitlab_max_pause: float = Field(60.0, ge=0, validation_alias=env("GITLAB_MAX_PAUSE"))
     otel_endpoint: str | None = Field(None, validation_alias=env("OTEL_EXPORTER_OTLP_ENDPOINT"))
     otel_service_name: str = Field("project-tracker", validation_alias=env("OTEL_SERVICE_NAME"))
 
-    @field_validator("cors_origins", "excluded_dirs", "event_sources", "git_host_tokens", mode="before")
+    @field_validator("cors_origins", "excluded_dirs", "event_sources", "git_host_tokens", "gitlab_hosts", mode="before")
     @classmethod
     def _split_list(cls, raw: Any) -> Any:
         if isinstance(raw, str):
@@ -179,7 +187,9 @@ class Settings(BaseSettings):
         if environ is not None:
             return cls.from_mapping(environ, instance_path=instance_path)
         try:
-            settings = cls(**({"INSTANCE_PATH": instance_path} if instance_path else {}))
+            # The caller's folder (Flask's instance_path) is only a default: INSTANCE_PATH wins.
+            fallback = instance_path if instance_path and not os.environ.get("INSTANCE_PATH") else ""
+            settings = cls(**({"INSTANCE_PATH": fallback} if fallback else {}))
         except ValidationError as exc:
             raise SettingsError(f"invalid configuration: {_problems(exc)}") from None
         settings.validate()

@@ -63,6 +63,23 @@ class GitError(Exception):
     """A git command failed or timed out; the message is already redacted."""
 
 
+NO_SPACE = ("no space left on device", "file too large", "disk quota exceeded")
+
+
+def out_of_space(error: GitError) -> GitError | None:
+    """Return a clear error when a git write failed for want of space, else None.
+
+    git says so for a full disk or quota ("No space left on device") and for a write past the
+    file-size limit set from CACHE_MAX_GB ("File too large": Limits ignores SIGXFSZ for that).
+    """
+    if not any(words in str(error).lower() for words in NO_SPACE):
+        return None
+    return GitError(
+        "Out of disk space while cloning into the mirror cache (disk full, or a file reached CACHE_MAX_GB); "
+        f"the partial clone was removed. {error}"
+    )
+
+
 @dataclass(frozen=True)
 class GitAuth:
     """A token sent to git only for http(s) remotes on `host` (host[:port], as in the clone URL)."""
@@ -189,6 +206,10 @@ class Limits:
                 hard = resource.getrlimit(which)[1]
                 capped = value if hard == resource.RLIM_INFINITY else min(value, hard)
                 resource.setrlimit(which, (capped, hard))
+            if self.file_bytes:
+                # A write past the file-size limit then fails with EFBIG, which git reports ("File too
+                # large") as it reports a full disk, instead of dying of SIGXFSZ without a word.
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
         return apply
 

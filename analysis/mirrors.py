@@ -27,6 +27,7 @@ from analysis.gitcmd import (
     UrlPolicy,
     check_clone_url,
     git_env,
+    out_of_space,
     remote_options,
     run_git,
 )
@@ -326,7 +327,11 @@ class RepoCache:
                 clone_url,
                 str(tmp),
             ]
-            run_git(args, cwd=tmp.parent, auth_env=env, timeout=self.git_timeout, secrets=secrets, limits=self.limits)
+            try:
+                run_git(args, cwd=tmp.parent, auth_env=env, timeout=self.git_timeout, secrets=secrets,
+                        limits=self.limits)  # fmt: skip
+            except GitError as error:
+                raise out_of_space(error) or error from None
             mirror = Mirror(tmp, self.git_timeout, secrets)
             mirror.git(["config", "remote.origin.fetch", HEADS_REFSPEC])
             mirror.git(["config", "remote.origin.tagOpt", "--no-tags"])

@@ -36,12 +36,9 @@ class FilterQuery(BaseModel):
         return EventFilter(action=self.action, repository_name=self.repository_name, **readable(), **extra)
 
 
-def readable() -> dict[str, frozenset[Any]]:
-    """Return the EventFilter fields that leave out the events of repositories the reader may not see."""
-    return {
-        "hidden_names": frozenset(projects.concealed_names()),
-        "hidden_repo_ids": frozenset(projects.concealed_github_ids()),
-    }
+def readable() -> dict[str, Any]:
+    """Return the EventFilter fields that leave out the events the reader may not see (private or concealed)."""
+    return projects.event_visibility()
 
 
 def source_readable(key: str, path: str, hidden: set[str]) -> bool:

@@ -67,7 +67,11 @@ class RepoCreate(BaseModel):
         extra="forbid",
         strict=True,
         json_schema_extra={
-            "examples": [{"owner": "octo-owner", "repo_name": "tracker"}, {"url": "https://github.com/octo/hello.git"}],
+            "examples": [
+                {"owner": "octo-owner", "repo_name": "tracker"},
+                {"url": "https://github.com/octo/hello.git"},
+                {"url": "https://gitlab.com/group/subgroup/project.git"},
+            ],
             # Exactly one form: url alone, owner + repo_name, or owner_name + repo_name (nulls count as absent).
             "oneOf": [
                 _form(given=("url",), absent=("owner", "owner_name", "repo_name")),
@@ -80,7 +84,11 @@ class RepoCreate(BaseModel):
     owner_name: OwnerName | None = Field(None, description="Older name for `owner`, still accepted.")
     repo_name: RepoName | None = Field(None, description="Repository name.")
     url: Annotated[str, Field(min_length=1, max_length=URL_MAX)] | None = Field(
-        None, description="https://<host>/<owner>/<repo>[.git][/] or git@<host>:<owner>/<repo>.git"
+        None,
+        description="A GitHub repository: https://<github host>/<owner>/<repo>[.git][/] or "
+        "git@<github host>:<owner>/<repo>.git; or a repository of any other git host: "
+        "https://<host>/<namespace>/<repo>[.git] (http:// too; a local path only when "
+        "ALLOW_LOCAL_REPOSITORIES is set), tracked from git alone with GitHub-only fields null.",
     )
 
 

@@ -47,9 +47,13 @@ def page_json(page: Page, items: list[Any]) -> tuple[dict[str, Any], dict[str, s
 @bp.doc(**ADMIN, responses={**BAD_JSON, **UNAUTHORIZED, 404: "Not on GitHub (or not visible to the token)",
                             409: "Already tracked", 502: "GitHub failed", 503: "GitHub rate limit"})  # fmt: skip
 def add_repo(body: RepoCreate) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Track a GitHub repository given by owner and name or by URL."""
-    ref = tracking.reference(body.owner, body.repo_name, body.url, owner_name=body.owner_name)
-    project, job = tracking.add_repository(ref)
+    """Track a GitHub repository given by owner and name or by URL, or any git host's repository by URL."""
+    named = (body.owner, body.owner_name, body.repo_name) != (None, None, None)
+    if body.url is not None and not named and not tracking.on_github_host(body.url):
+        project, job = tracking.add_git_repository(body.url, web_only=True)  # git alone, GitHub-only fields null
+    else:
+        ref = tracking.reference(body.owner, body.repo_name, body.url, owner_name=body.owner_name)
+        project, job = tracking.add_repository(ref)
     created = {"refresh_job_id": job.id, "check_status_url": f"/api/refresh/status/{job.id}"}
     return {**projects.repository_json(project), **created}, 201, {"Location": f"/api/repos/{project.id}"}
 

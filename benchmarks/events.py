@@ -6,6 +6,8 @@ INSERT … ON CONFLICT DO NOTHING adding to `event_hours` and `event_repos`), th
 metric endpoint through the app (median of 20 calls). Targets (issue 12): ≥ 30,000 events/s,
 each metric ≤ 100 ms. The machine is shared: the table shows the load average, and the CPU
 time ingest spent (this process + the PostgreSQL server), which the load does not inflate much.
+The reader is anonymous: `--conceal` tracks the busiest repository as private, so its public
+events are taken out of the per-hour counters (the visibility rule's worst case).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy import text  # noqa: E402
 from app import MIGRATIONS_DIR, create_app  # noqa: E402
 from events import store  # noqa: E402
 from infra.extensions import db  # noqa: E402
+from models import Project, full_name_key  # noqa: E402
 from tests.servers import PostgresServer  # noqa: E402
 
 INGEST_TARGET = 30_000  # events/s (issue 12: headroom on a busy 2-core machine)
@@ -163,6 +166,15 @@ def load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def conceal_busiest(app: Any) -> None:
+    """Track the busiest repository as private: its events leave the anonymous reader's counts."""
+    owner, name = BUSY_REPO.split("/")
+    with app.app_context():
+        db.session.add(Project(owner=owner, name=name, full_name_key=full_name_key(owner, name), private=True,
+                               github_id=9_000_000))  # fmt: skip
+        db.session.commit()
+
+
 def report(count: int, rate: float, rows: list[tuple[str, str, float]], loads: list[str]) -> bool:
     """Print the table; return whether every target was met."""
     ok = rate >= INGEST_TARGET and all(ms <= METRIC_TARGET_MS for _, _, ms in rows)
@@ -186,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=20)
+    conceal = f"track {BUSY_REPO} (the busiest) as a private repository: the anonymous reader's worst case"
+    parser.add_argument("--conceal", action="store_true", help=conceal)
     args = parser.parse_args(argv)
     server = PostgresServer.start()
     try:
@@ -199,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         loads = [load()]
         rate = ingest(app, args.events)
         loads.append(load())
+        if args.conceal:
+            conceal_busiest(app)
         ok = report(args.events, rate, time_metrics(app, args.calls), loads)
         with app.app_context():
             db.engine.dispose()

@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from cli import follow
 from cli.tracker import tracker
 from infra.extensions import db
 from infra.runtime import current_settings
@@ -25,11 +26,13 @@ def init_app(app: Flask) -> None:
 
 @click.command("refresh")
 @with_appcontext
-@click.option("--wait/--no-wait", default=False, help="Wait until the job has finished.")
-def refresh_command(wait: bool) -> None:
+@click.option("--wait/--no-wait", default=None,
+              help="Wait until the job has finished [default: only when it runs in-process].")  # fmt: skip
+def refresh_command(wait: bool | None) -> None:
     """Start a refresh of every project (like POST /api/refresh?force=1)."""
     job, outcome = lifecycle.start_refresh(trigger="cli")
     click.echo(f"{outcome}: job {job.id}")
+    wait = follow.must_wait(wait)
     while wait:
         db.session.expire_all()
         current = db.session.get(RefreshJob, job.id)

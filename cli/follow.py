@@ -12,6 +12,7 @@ import click
 from sqlalchemy import select
 
 from infra.extensions import db
+from infra.runtime import runtime
 from models import ACTIVE_JOB_STATUSES, ITEM_FAILED, ITEM_RUNNING, JOB_COMPLETED, Project, RefreshJob, RefreshJobItem
 from refresh import lifecycle
 
@@ -21,6 +22,17 @@ def start(projects: list[Project]) -> list[tuple[RefreshJob, str]]:
     if not projects:
         return [lifecycle.start_refresh(trigger="cli")]
     return [lifecycle.start_refresh(trigger="cli", project=project) for project in projects]
+
+
+def must_wait(wait: bool | None) -> bool:
+    """Wait for started jobs when asked, and always when they run in this process (no REDIS_URL)."""
+    if not runtime().tasks.in_process:
+        return bool(wait)
+    if wait is False:
+        click.echo(
+            "note: no job queue (REDIS_URL) is configured: jobs run in this process, so it waits for them", err=True
+        )
+    return True
 
 
 def _snapshot(job_id: str) -> tuple[RefreshJob | None, str | None]:

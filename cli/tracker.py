@@ -79,16 +79,21 @@ def _from_file(path: Path) -> list[str]:
 @click.argument("repos", nargs=-1)
 @click.option("--from-file", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read one owner/name or URL per line (blank lines and # comments are skipped).")  # fmt: skip
-def add_command(repos: tuple[str, ...], from_file: Path | None) -> None:
+@click.option("--wait/--no-wait", default=None,
+              help="Follow the refresh jobs [default: wait when jobs run in this process (no REDIS_URL)].")  # fmt: skip
+def add_command(repos: tuple[str, ...], from_file: Path | None, wait: bool | None) -> None:
     """Track REPOS and start their refresh.
 
     A repository is owner/name or a URL of the configured GitHub, or the git URL of any other
     host (GitLab, Gitea, Bitbucket, self-hosted; a local path when ALLOW_LOCAL_REPOSITORIES=true),
-    which is tracked from git alone.
+    which is tracked from git alone. Exits 1 when a repository could not be added (or, when
+    waiting, refreshed).
     """
     wanted = [*repos, *(_from_file(from_file) if from_file else [])]
     if not wanted:
         raise click.UsageError("Give at least one repository, or --from-file")
+    wait = follow.must_wait(wait)
+    jobs: list[str] = []
     failed = 0
     for text in wanted:
         try:
@@ -106,7 +111,9 @@ def add_command(repos: tuple[str, ...], from_file: Path | None) -> None:
             click.echo(f"error: {text}: {_api_message(exc)}", err=True)
             continue
         click.echo(f"added {project.full_name} (id {project.id}); refresh job {job.id}")
-    if failed:
+        jobs.append(job.id)
+    ok = all([follow.follow(job_id) for job_id in jobs]) if wait else True
+    if failed or not ok:
         raise click.exceptions.Exit(1)
 
 
@@ -164,7 +171,7 @@ def refresh_command(repos: tuple[str, ...], wait: bool, interval: float) -> None
     jobs = follow.start(projects)
     for job, outcome in jobs:
         click.echo(f"{outcome}: job {job.id}")
-    if not wait:
+    if not follow.must_wait(wait):
         return
     ok = True
     for job, _outcome in jobs:

@@ -1,4 +1,4 @@
-"""Keep `event_hours` (events per hour, type and action) in step with the `events` table.
+"""Keep `event_hours` (events per hour, type, action and `public` flag) in step with the `events` table.
 
 Maintained in the same transaction as the events it counts: PostgreSQL's ingest moves new rows
 and adds their hours in one statement (`move_statement`); SQLite adds them from Python
@@ -38,11 +38,11 @@ def move_statement(staging: str, names: str) -> str:
     """
     return (
         f"WITH moved AS (INSERT INTO events ({names}) SELECT {names} FROM {staging} "  # noqa: S608
-        "ON CONFLICT (id) DO NOTHING RETURNING type, action, created_at, repo_name, repo_id), "
-        "counted AS (INSERT INTO event_hours (hour, type, action, count, oldest, newest) "
-        "SELECT date_trunc('hour', created_at, 'UTC'), type, coalesce(action, ''), count(*), "
-        "min(created_at), max(created_at) FROM moved GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
-        "ON CONFLICT (hour, type, action) DO UPDATE SET count = event_hours.count + excluded.count, "
+        "ON CONFLICT (id) DO NOTHING RETURNING type, action, created_at, public, repo_name, repo_id), "
+        "counted AS (INSERT INTO event_hours (hour, type, action, public, count, oldest, newest) "
+        "SELECT date_trunc('hour', created_at, 'UTC'), type, coalesce(action, ''), public, count(*), "
+        "min(created_at), max(created_at) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
+        "ON CONFLICT (hour, type, action, public) DO UPDATE SET count = event_hours.count + excluded.count, "
         "oldest = least(event_hours.oldest, excluded.oldest), newest = greatest(event_hours.newest, excluded.newest)), "
         f"{repos.UPSERT_CTE} SELECT count(*) FROM moved"
     )
@@ -50,10 +50,10 @@ def move_statement(staging: str, names: str) -> str:
 
 def add_rows(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Add events (already inserted, each once) to their hours (the portable path)."""
-    sums: dict[tuple[datetime, str, str], list[Any]] = {}
+    sums: dict[tuple[datetime, str, str, bool], list[Any]] = {}
     for row in rows:
         at = row["created_at"]
-        key = (hour_of(at), row["type"], row["action"] or "")
+        key = (hour_of(at), row["type"], row["action"] or "", row["public"])
         found = sums.get(key)
         if found is None:
             sums[key] = [1, at, at]
@@ -63,14 +63,14 @@ def add_rows(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     if not sums:
         return
     table = EventHour.__table__
-    values = [{"hour": h, "type": t, "action": a, "count": n, "oldest": lo, "newest": hi}
-              for (h, t, a), (n, lo, hi) in sorted(sums.items())]  # fmt: skip
+    values = [{"hour": h, "type": t, "action": a, "public": p, "count": n, "oldest": lo, "newest": hi}
+              for (h, t, a, p), (n, lo, hi) in sorted(sums.items())]  # fmt: skip
     insert = conflict_insert(conn.dialect.name, table)
     # two-argument min/max are SQLite's scalar functions; PostgreSQL names them least/greatest
     lower, upper = (func.min, func.max) if conn.dialect.name == "sqlite" else (func.least, func.greatest)
     conn.execute(
         insert.on_conflict_do_update(
-            index_elements=["hour", "type", "action"],
+            index_elements=["hour", "type", "action", "public"],
             set_={
                 "count": table.c.count + insert.excluded.count,
                 "oldest": lower(table.c.oldest, insert.excluded.oldest),
@@ -86,11 +86,11 @@ def recount(conn: Connection, start: datetime, end: datetime) -> None:
     conn.execute(delete(EventHour).where(EventHour.hour >= start, EventHour.hour < end))
     action = func.coalesce(Event.action, literal(""))
     query = (
-        select(Event.type, action, Event.created_at)
+        select(Event.type, action, Event.created_at, Event.public)
         .where(and_(Event.created_at >= start, Event.created_at < end))
         .order_by(Event.created_at)
     )
-    add_rows(conn, ({"type": t, "action": a, "created_at": c} for t, a, c in conn.execute(query)))
+    add_rows(conn, ({"type": t, "action": a, "created_at": c, "public": p} for t, a, c, p in conn.execute(query)))
 
 
 def trim(conn: Connection, cutoff: datetime) -> None:

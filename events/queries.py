@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 
 from analysis import metrics
 from events import hours
@@ -32,53 +32,53 @@ class EventFilter:
     action: str | None = None
     repository_name: str | None = None
     since: datetime | None = None
-    # events of these repositories (lower-case `owner/name`, GitHub ids) are left out: the reader may not see them
-    hidden_names: frozenset[str] = frozenset()
-    hidden_repo_ids: frozenset[int] = frozenset()
+    # What the reader may see, from the visibility rule (reports/projects.py, `event_visibility`):
+    # `visible` selects the events shown (None: all) and `visible_repos` their `event_repos` rows;
+    # `public_only` reads only the public hours of `event_hours`; `concealed` selects the public
+    # events those hours count that are still not shown (`concealed_repos`: their `event_repos` rows).
+    visible: Any = None
+    visible_repos: Any = None
+    public_only: bool = False
+    concealed: Any = None
+    concealed_repos: Any = None
 
     def repo_conditions(self) -> list[ColumnElement[bool]]:
         """Return the WHERE clauses of these filters on `event_repos` (no window: it has none)."""
         where: list[ColumnElement[bool]] = []
-        if self.hidden_names:
-            where.append(
-                or_(EventRepo.repo_name == "", func.lower(EventRepo.repo_name).not_in(sorted(self.hidden_names)))
-            )
-        if self.hidden_repo_ids:
-            where.append(EventRepo.repo_id.not_in(sorted(self.hidden_repo_ids)))  # 0 (no id) is never hidden
-        if self.event_type is not None:
-            where.append(EventRepo.type == self.event_type)
-        if self.action is not None:
-            where.append(EventRepo.action == self.action.lower())
+        if self.visible_repos is not None:
+            where.append(self.visible_repos)
+        where += self.repo_kind_conditions()
         if self.repository_name is not None:
             where.append(EventRepo.repo_name == self.repository_name)
         return where
 
-    def hides_stored_events(self) -> bool:
-        """Tell whether some stored event belongs to a repository these filters leave out."""
-        if not (self.hidden_names or self.hidden_repo_ids):
-            return False
-        hidden = []
-        if self.hidden_names:
-            hidden.append(func.lower(EventRepo.repo_name).in_(sorted(self.hidden_names)))
-        if self.hidden_repo_ids:
-            hidden.append(EventRepo.repo_id.in_(sorted(self.hidden_repo_ids)))
-        return db.session.scalar(select(EventRepo.type).where(or_(*hidden)).limit(1)) is not None
+    def repo_kind_conditions(self) -> list[ColumnElement[bool]]:
+        """Return the WHERE clauses of the type and action filters on `event_repos`."""
+        where: list[ColumnElement[bool]] = []
+        if self.event_type is not None:
+            where.append(EventRepo.type == self.event_type)
+        if self.action is not None:
+            where.append(EventRepo.action == self.action.lower())
+        return where
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """Return the WHERE clauses of these filters."""
-        where: list[ColumnElement[bool]] = []
-        if self.hidden_names:
-            where.append(or_(Event.repo_name.is_(None), func.lower(Event.repo_name).not_in(sorted(self.hidden_names))))
-        if self.hidden_repo_ids:
-            where.append(or_(Event.repo_id.is_(None), Event.repo_id.not_in(sorted(self.hidden_repo_ids))))
-        if self.event_type is not None:
-            where.append(Event.type == self.event_type)
-        if self.action is not None:
-            where.append(Event.action == self.action.lower())  # stored lower-case: case-insensitive match
+        where = self.kind_conditions()
+        if self.visible is not None:
+            where.append(self.visible)
         if self.repository_name is not None:
             where.append(Event.repo_name == self.repository_name)
         if self.since is not None:
             where.append(Event.created_at >= self.since)
+        return where
+
+    def kind_conditions(self) -> list[ColumnElement[bool]]:
+        """Return the WHERE clauses of the type and action filters."""
+        where: list[ColumnElement[bool]] = []
+        if self.event_type is not None:
+            where.append(Event.type == self.event_type)
+        if self.action is not None:
+            where.append(Event.action == self.action.lower())  # stored lower-case: case-insensitive match
         return where
 
 
@@ -115,9 +115,9 @@ def _merge(a: Span, b: Span) -> Span:
     return Span(a.count + b.count, min(olds, default=None), max(news, default=None))
 
 
-def _raw_spans(filters: EventFilter, until: datetime | None = None) -> dict[str, Span]:
-    """Spans by type from the raw events (optionally only those before `until`)."""
-    where = filters.conditions() + ([Event.created_at < until] if until is not None else [])
+def _raw_spans(filters: EventFilter, until: datetime | None = None, *extra: ColumnElement[bool]) -> dict[str, Span]:
+    """Spans by type from the raw events (optionally only those before `until`, and matching `extra`)."""
+    where = filters.conditions() + ([Event.created_at < until] if until is not None else []) + list(extra)
     query = (
         select(Event.type, func.count(), func.min(Event.created_at), func.max(Event.created_at))
         .where(*where)
@@ -135,6 +135,8 @@ def _hour_spans(filters: EventFilter, start: datetime | None) -> dict[str, Span]
         where.append(EventHour.action == filters.action.lower())
     if start is not None:
         where.append(EventHour.hour >= start)
+    if filters.public_only:
+        where.append(EventHour.public.is_(True))
     query = (
         select(EventHour.type, func.sum(EventHour.count), func.min(EventHour.oldest), func.max(EventHour.newest))
         .where(*where)
@@ -195,21 +197,58 @@ def _windowed(filters: EventFilter, wholes: dict[str, Span]) -> dict[str, Span]:
     return found
 
 
+def _drop_concealed(found: dict[str, Span], filters: EventFilter, start: datetime | None) -> None:
+    """Take out of the hours' spans the public events the reader may not see (`filters.concealed`).
+
+    Their spans by type are those of their `event_repos` rows cut to the hours' region (from
+    `start` on) like a repository's window (`_windowed`: only the smaller side of `start` is read
+    from the events, through the index on GitHub id and time). Counts are subtracted; an oldest or
+    newest time that may be such an event is looked up again among the visible events (one index
+    probe on time).
+    """
+    if filters.concealed is None:
+        return
+    region = [Event.created_at >= start] if start is not None else []
+    when = Event.created_at
+    if filters.concealed_repos is not None:
+        counters = select(
+            EventRepo.type, func.sum(EventRepo.count), func.min(EventRepo.oldest), func.max(EventRepo.newest)
+        ).where(*filters.repo_kind_conditions(), filters.concealed_repos)
+        wholes = {
+            kind: Span(int(n), lo, hi) for kind, n, lo, hi in db.session.execute(counters.group_by(EventRepo.type))
+        }
+        hidden = _windowed(replace(filters, visible=filters.concealed, repository_name=None, since=start), wholes)
+    else:
+        query = select(Event.type, func.count(), func.min(when), func.max(when))
+        query = query.where(*filters.kind_conditions(), *region, filters.concealed).group_by(Event.type)
+        hidden = {kind: Span(n, lo, hi) for kind, n, lo, hi in db.session.execute(query)}
+    for kind, gone in hidden.items():
+        total = found.get(kind)
+        if not gone.count or gone.oldest is None or gone.newest is None:
+            continue
+        if total is None or total.oldest is None or total.newest is None or total.count <= gone.count:
+            found.pop(kind, None)
+            continue
+        where = [*replace(filters, event_type=kind, since=None).conditions(), *region]
+        oldest = total.oldest if gone.oldest > total.oldest else db.session.scalar(select(func.min(when)).where(*where))
+        newest = total.newest if gone.newest < total.newest else db.session.scalar(select(func.max(when)).where(*where))
+        found[kind] = Span(total.count - gone.count, oldest, newest)
+
+
 def spans_by_type(filters: EventFilter) -> dict[str, Span]:
     """Return the span of the matching events of each type present, in type order.
 
-    A repository's spans come from `event_repos`, cut to the window type by type. Over all
-    repositories the whole hours of the window are read from `event_hours` and only the partial
-    hour at its start from the events; when a repository the reader may not see has events, the
-    hours cannot leave them out and the events are read.
+    A repository's spans come from `event_repos` (only the rows the reader may see), cut to the
+    window type by type. Over all repositories the whole hours of the window are read from
+    `event_hours` (only the public ones for an anonymous reader, less the public events of
+    concealed repositories) and only the partial hour at its start from the events.
     """
     if filters.repository_name is not None:
         found = _windowed(filters, _repo_spans(filters))
-    elif filters.hides_stored_events():
-        found = _raw_spans(filters)
     else:
         start = hours.next_hour(filters.since) if filters.since is not None else None
         found = _hour_spans(filters, start)
+        _drop_concealed(found, filters, start)
         if start is not None and start != filters.since:
             for kind, partial in _raw_spans(filters, until=start).items():
                 found[kind] = _merge(found.get(kind, Span(0, None, None)), partial)

@@ -1,4 +1,4 @@
-"""Keep `event_repos` (events per repository, type and action) in step with the `events` table.
+"""Keep `event_repos` (events per repository, type, action and `public` flag) in step with the `events` table.
 
 The per-repository twin of `event_hours`: PostgreSQL's ingest adds new events to both in the
 statement that inserts them (`hours.move_statement` with `UPSERT_CTE`), SQLite from Python
@@ -21,20 +21,20 @@ CHUNK = 500  # repository names per recount statement
 
 # A CTE of PostgreSQL's ingest statement: adds the rows of `moved` (the new events) to their repositories.
 UPSERT_CTE = (
-    "repos AS (INSERT INTO event_repos (repo_name, type, action, repo_id, count, oldest, newest) "
-    "SELECT coalesce(repo_name, ''), type, coalesce(action, ''), coalesce(repo_id, 0), count(*), "
-    "min(created_at), max(created_at) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
-    "ON CONFLICT (repo_name, type, action, repo_id) DO UPDATE SET count = event_repos.count + excluded.count, "
+    "repos AS (INSERT INTO event_repos (repo_name, type, action, repo_id, public, count, oldest, newest) "
+    "SELECT coalesce(repo_name, ''), type, coalesce(action, ''), coalesce(repo_id, 0), public, count(*), "
+    "min(created_at), max(created_at) FROM moved GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 "
+    "ON CONFLICT (repo_name, type, action, repo_id, public) DO UPDATE SET count = event_repos.count + excluded.count, "
     "oldest = least(event_repos.oldest, excluded.oldest), newest = greatest(event_repos.newest, excluded.newest))"
 )
 
 
 def add_rows(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Add events (already inserted, each once) to their repositories (the portable path)."""
-    sums: dict[tuple[str, str, str, int], list[Any]] = {}
+    sums: dict[tuple[str, str, str, int, bool], list[Any]] = {}
     for row in rows:
         at = row["created_at"]
-        key = (row["repo_name"] or "", row["type"], row["action"] or "", row["repo_id"] or 0)
+        key = (row["repo_name"] or "", row["type"], row["action"] or "", row["repo_id"] or 0, row["public"])
         found = sums.get(key)
         if found is None:
             sums[key] = [1, at, at]
@@ -44,13 +44,13 @@ def add_rows(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     if not sums:
         return
     table = EventRepo.__table__
-    values = [{"repo_name": r, "type": t, "action": a, "repo_id": i, "count": n, "oldest": lo, "newest": hi}
-              for (r, t, a, i), (n, lo, hi) in sorted(sums.items())]  # fmt: skip
+    values = [{"repo_name": r, "type": t, "action": a, "repo_id": i, "public": p, "count": n, "oldest": lo,
+               "newest": hi} for (r, t, a, i, p), (n, lo, hi) in sorted(sums.items())]  # fmt: skip
     insert = conflict_insert(conn.dialect.name, table)
     lower, upper = (func.min, func.max) if conn.dialect.name == "sqlite" else (func.least, func.greatest)
     conn.execute(
         insert.on_conflict_do_update(
-            index_elements=["repo_name", "type", "action", "repo_id"],
+            index_elements=["repo_name", "type", "action", "repo_id", "public"],
             set_={
                 "count": table.c.count + insert.excluded.count,
                 "oldest": lower(table.c.oldest, insert.excluded.oldest),
@@ -69,9 +69,9 @@ def recount(conn: Connection, names: Iterable[str]) -> None:
         conn.execute(delete(EventRepo).where(EventRepo.repo_name.in_(chunk)))
         named = [Event.repo_name.in_(chunk)] + ([Event.repo_name.is_(None)] if "" in chunk else [])
         query = select(Event.repo_name, Event.type, func.coalesce(Event.action, literal("")), Event.repo_id,
-                       Event.created_at).where(or_(*named))  # fmt: skip
-        add_rows(conn, ({"repo_name": n, "type": t, "action": a, "repo_id": r, "created_at": c}
-                        for n, t, a, r, c in conn.execute(query)))  # fmt: skip
+                       Event.public, Event.created_at).where(or_(*named))  # fmt: skip
+        add_rows(conn, ({"repo_name": n, "type": t, "action": a, "repo_id": r, "public": p, "created_at": c}
+                        for n, t, a, r, p, c in conn.execute(query)))  # fmt: skip
 
 
 def trim(conn: Connection, cutoff: datetime) -> None:

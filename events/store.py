@@ -24,7 +24,7 @@ INSERT_CHUNK = 500  # rows per multi-row INSERT on SQLite (its limit is 32766 pa
 PRUNE_BATCH = 5000  # rows per DELETE, so pruning never holds long locks
 STAGING = "events_incoming"
 COLUMNS = ("id", "type", "action", "repo_id", "repo_name", "actor_id", "actor_login", "created_at", "payload",
-           "inserted_at")  # fmt: skip
+           "public", "inserted_at")  # fmt: skip
 
 
 class MalformedEvent(ValueError):
@@ -117,6 +117,8 @@ def event_fields(raw: Mapping[str, Any]) -> tuple[Any, ...]:
         _clip(actor.get("login"), 100),
         created_at,
         payload,
+        # GitHub marks an event of a private repository `public: false`; every event carries the flag.
+        raw.get("public", True) is True,
         created_text,
     )
 
@@ -135,7 +137,9 @@ def _copy_text(value: str | None) -> str:
 
 def copy_line(fields: tuple[Any, ...], inserted_at: str) -> str:
     """Return one `events` row (event_fields' tuple) as a line of COPY's text format, in COLUMNS order."""
-    event_id, kind, action, repo_id, repo_name, actor_id, actor_login, created_at, payload, created_text = fields
+    event_id, kind, action, repo_id, repo_name, actor_id, actor_login, created_at, payload, public, created_text = (
+        fields
+    )
     payload_text = jsonb_text(payload)
     if "\\" in payload_text:
         payload_text = payload_text.replace("\\", "\\\\")
@@ -143,7 +147,7 @@ def copy_line(fields: tuple[Any, ...], inserted_at: str) -> str:
         f"{event_id}\t{_copy_text(kind)}\t{_copy_text(action)}\t{NULL if repo_id is None else repo_id}\t"
         f"{_copy_text(repo_name)}\t{NULL if actor_id is None else actor_id}\t{_copy_text(actor_login)}\t"
         f"{created_text if _PLAIN_TIME.fullmatch(created_text) else created_at.isoformat()}\t{payload_text}\t"
-        f"{inserted_at}\n"
+        f"{'t' if public else 'f'}\t{inserted_at}\n"
     )
 
 

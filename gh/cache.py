@@ -154,3 +154,10 @@ def prune_repository(owner: str, name: str, github_id: int | None) -> int:
     where = or_(*(key.like(pattern, escape="\\") for pattern in patterns))
     result = db.session.execute(delete(HttpCacheEntry).where(where))
     return result.rowcount or 0
+
+
+def prune_url_suffix(suffix: str) -> int:
+    """Delete the cached answers of every URL ending in `suffix` (any token, any case); return how many."""
+    pattern = f"% %{_like_escape(suffix.lower())}"
+    result = db.session.execute(delete(HttpCacheEntry).where(func.lower(HttpCacheEntry.key).like(pattern, escape="\\")))
+    return result.rowcount or 0

@@ -72,7 +72,9 @@ def pause_end(budget: RateBudget | None, floor: int, pause: Pause | None, now: d
     if pause is not None and pause.until > now:
         candidates.append(pause)
     if budget is not None and budget.reset_at is not None and budget.reset_at > now and budget.remaining < floor:
-        candidates.append(Pause(budget.reset_at, f"budget below floor ({budget.remaining} < {floor})"))
+        # A spent window is the primary rate limit whether or not its 403 has been seen yet.
+        reason = "primary rate limit" if budget.remaining == 0 else f"budget below floor ({budget.remaining} < {floor})"
+        candidates.append(Pause(budget.reset_at, reason))
     return max(candidates, key=lambda p: p.until, default=None)
 
 

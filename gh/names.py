@@ -118,6 +118,20 @@ def _path_ref(path: str, field: str) -> RepoRef:
     return RepoRef(owner, name)
 
 
+def url_host(text: str) -> str | None:
+    """Return the lower-case `host[:port]` a repository URL (or `user@host:path`) names, None if none."""
+    text = text.strip()
+    scp = _SCP.fullmatch(text)
+    if scp and "://" not in text:
+        return scp.group("host").lower()
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return None
+    return host.lower() or None
+
+
 def parse_url(url: str, hosts: Iterable[str], *, field: str = "url") -> RepoRef:
     """Parse `https://<host>/o/r[.git][/]`, `ssh://git@<host>/o/r.git` or `git@<host>:o/r.git`."""
     text = url.strip()

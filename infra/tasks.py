@@ -43,6 +43,8 @@ def resolve(func_name: str) -> Callable[..., Any]:
 class TaskQueue(Protocol):
     """Where background jobs go."""
 
+    in_process: bool  # jobs die with this process (a `flask` command must wait for them)
+
     def enqueue(self, func_name: str, *args: Any, job_id: str, retry: bool = True) -> bool:
         """Queue a job unless one with the same id is queued or running; True if queued."""
         ...
@@ -58,6 +60,8 @@ class TaskQueue(Protocol):
 
 class RQTaskQueue:
     """Jobs on an RQ queue in Redis, run by `python worker.py` processes anywhere."""
+
+    in_process = False
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
@@ -96,6 +100,8 @@ class RQTaskQueue:
 
 class ThreadTaskQueue:
     """Jobs on a thread pool inside the web process (the embedded default, no Redis)."""
+
+    in_process = True
 
     def __init__(self, app: Flask, workers: int = 2) -> None:
         self.app = app

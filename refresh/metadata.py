@@ -64,6 +64,40 @@ def apply_repository(project: Project, data: Mapping[str, Any]) -> list[RepoUpda
     return updates
 
 
+# Project attribute → (GitLab project field, update_type recorded when it changes); `private` is
+# derived from `visibility` ("public", "internal" or "private": anything but public is private).
+GITLAB_FIELDS = {
+    "stars": ("star_count", "stars"),
+    "forks": ("forks_count", "forks"),
+    "default_branch": ("default_branch", "default_branch"),
+    "archived": ("archived", "archived"),
+    "private": ("private", "visibility"),
+    "description": ("description", "description"),
+}
+
+
+def apply_gitlab_project(project: Project, data: Mapping[str, Any]) -> list[RepoUpdate]:
+    """Copy a GitLab project's fields onto the project; return the changes worth recording.
+
+    The repository keeps the name and clone URL it was added with; a project GitLab does not
+    call public (no or an unknown `visibility` too) is private.
+    """
+    known = project.metadata_checked_at is not None
+    values = {**data, "private": data.get("visibility") != "public"}
+    updates: list[RepoUpdate] = []
+    for attr, (field, kind) in GITLAB_FIELDS.items():
+        old, new = getattr(project, attr), values.get(field)
+        if new is None and attr != "description":
+            continue
+        if known and old != new:
+            updates.append(record_change(project, kind, old, new, f"{kind.replace('_', ' ')}: {old} → {new}"))
+        setattr(project, attr, new)
+    if isinstance(data.get("web_url"), str):
+        project.html_url = data["web_url"]
+    project.metadata_checked_at = utcnow()
+    return updates
+
+
 def apply_languages(project: Project, languages: Mapping[str, int]) -> list[RepoUpdate]:
     """Store GitHub's language bytes and the primary language; record a primary-language change."""
     new_primary = metrics.primary_language(languages)

@@ -20,12 +20,14 @@ from analysis import loc, metrics
 from analysis.gitcmd import GitAuth, Limits, Mirror, UrlPolicy
 from analysis.mirrors import RepoCache
 from gh.access import github_client
+from gh.cache import DbConditionalCache
+from gh.gitlab import GitLabClient, api_origin, gitlab_governor, is_gitlab_host
 from infra.extensions import db
 from infra.runtime import runtime
 from models import KIND_GIT, Project, RepoUpdate, utcnow
 from refresh import commit_sync, resets, unchanged
 from refresh.blob_store import DbBlobStore
-from refresh.metadata import apply_languages, apply_repository, history_updates
+from refresh.metadata import apply_gitlab_project, apply_languages, apply_repository, history_updates
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,12 +89,33 @@ def refresh_metadata(project: Project, fresh_since: datetime | None) -> list[Rep
     return updates
 
 
+def refresh_gitlab_metadata(project: Project, settings: Settings) -> list[RepoUpdate]:
+    """Update stars, forks, description, default branch and visibility from the project's GitLab host.
+
+    A 304 whose stored body this project already holds (fetched before its last metadata update)
+    is not processed again; one stored by a refresh that did not commit is applied now.
+    """
+    host = (project.host or "").lower()
+    client = GitLabClient(settings, host, api_origin(host, project.clone_url), cache=DbConditionalCache(),
+                          governor=gitlab_governor(host))  # fmt: skip
+    answer = client.get_project(f"{project.owner}/{project.name}")
+    checked = project.metadata_checked_at
+    if answer.not_modified and checked is not None and answer.fetched_at <= checked:
+        return []
+    return apply_gitlab_project(project, answer.data)
+
+
 def refresh_project(project: Project, fresh_since: datetime | None = None) -> Outcome:
     """Refresh everything about one project and commit it in one transaction."""
     settings = runtime().settings
     generation = project.history_generation or 0
     github = project.kind != KIND_GIT  # a repository of any other git host: git alone, no API
-    updates = refresh_metadata(project, fresh_since) if github else []
+    if github:
+        updates = refresh_metadata(project, fresh_since)
+    elif is_gitlab_host(settings, project.host):
+        updates = refresh_gitlab_metadata(project, settings)
+    else:
+        updates = []
     if not project.clone_url:
         raise RepositoryError("GitHub gave no clone URL for this repository")
     auth = _auth(project, settings)

@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 
 from analysis import metrics
 from gh.access import rate_governor
-from gh.cache import DbConditionalCache, prune_repository
+from gh.cache import DbConditionalCache, prune_repository, prune_url_suffix
 from gh.client import GitHubClient
-from gh.names import RefError, RepoRef, accepted_hosts, check_pair, parse_git_location, parse_url
+from gh.gitlab import is_gitlab_host, project_api_path
+from gh.names import LOCAL_HOST, RefError, RepoRef, accepted_hosts, check_pair, parse_git_location, parse_url, url_host
 from gh.rules import (
     GitHubBadResponse,
     GitHubError,
@@ -50,6 +51,7 @@ from refresh.metadata import apply_repository
 
 log = logging.getLogger(__name__)
 DELETED_NOTE = "The repository was deleted from tracking"
+WEB_SCHEMES = ("https://", "http://")
 SORT_COLUMNS = {
     "name": (func.lower(Project.name), func.lower(Project.owner)),
     "stars": (Project.stars,),
@@ -205,6 +207,12 @@ def add_repository(ref: RepoRef) -> tuple[Project, RefreshJob]:
     return project, job
 
 
+def on_github_host(url: str) -> bool:
+    """Tell whether a URL's host is the configured GitHub's (then GitHub's naming rules and errors apply)."""
+    settings = runtime().settings
+    return url_host(url) in accepted_hosts(settings.github_git_host, settings.github_api_url)
+
+
 def is_github_url(url: str) -> bool:
     """Tell whether a URL names a repository of the configured GitHub (else: any git host)."""
     settings = runtime().settings
@@ -215,21 +223,27 @@ def is_github_url(url: str) -> bool:
     return True
 
 
-def add_git_repository(url: str) -> tuple[Project, RefreshJob]:
+def add_git_repository(url: str, *, web_only: bool = False) -> tuple[Project, RefreshJob]:
     """Track a repository of any git host (or a local path when allowed) by its git URL; 409 when tracked.
 
-    No GitHub call: its metrics come from git alone, GitHub-only fields stay empty.
+    No GitHub call: its metrics come from git alone, GitHub-only fields stay empty. `web_only`
+    (the HTTP API) accepts http(s) URLs only, besides local paths when ALLOW_LOCAL_REPOSITORIES is set.
     """
     try:
         location = parse_git_location(url, allow_local=runtime().settings.allow_local_repositories)
     except RefError as exc:
         raise validation_error([(p.field, p.message) for p in exc.problems]) from None
+    if web_only and location.host != LOCAL_HOST and not location.clone_url.lower().startswith(WEB_SCHEMES):
+        raise validation_error([("url", "Give an https:// (or http://) git URL: https://<host>/<namespace>/<repo>")])
     existing = find_tracked(location.key)
     if existing is not None:
         raise already_tracked(existing)
     web = location.clone_url.removesuffix(".git") if location.clone_url.startswith(("https://", "http://")) else None
+    # A GitLab project stays private (hidden from anonymous readers) until GitLab calls it public.
+    private = is_gitlab_host(runtime().settings, location.host)
     project = Project(owner=location.namespace, name=location.name, full_name_key=location.key, source=SOURCE_ADDED,
-                      kind=KIND_GIT, host=location.host, clone_url=location.clone_url, html_url=web)  # fmt: skip
+                      kind=KIND_GIT, host=location.host, clone_url=location.clone_url, html_url=web,
+                      private=private)  # fmt: skip
     try:
         db.session.add(project)
         _forget_deletion(None, {location.key})
@@ -302,7 +316,7 @@ def delete_repository(repo_id: int) -> None:
     """Stop tracking a repository, forget everything stored about it, and remember the deletion."""
     project = get_repository(repo_id)
     ident, github_id, key = project.id, project.github_id, project.full_name_key
-    owner, name = project.owner, project.name
+    owner, name, kind, host = project.owner, project.name, project.kind, (project.host or "").lower()
     lifecycle.finish_items(ident, DELETED_NOTE, skipped=True)
     active = select(RefreshJob.id).where(RefreshJob.project_id == ident, RefreshJob.status.in_(ACTIVE_JOB_STATUSES))
     for job_id in list(db.session.scalars(active)):
@@ -311,6 +325,8 @@ def delete_repository(repo_id: int) -> None:
     # SET NULL; enforced on SQLite too, see extensions.sqlite_pragmas).
     db.session.execute(delete(Project).where(Project.id == ident))
     prune_repository(owner, name, github_id)  # its cached GitHub answers go with it
+    if kind == KIND_GIT:  # and a GitLab project's cached answer
+        prune_url_suffix(f"//{host}{project_api_path(f'{owner}/{name}')}")
     _forget_deletion(github_id, {key})
     db.session.add(DeletedRepository(github_id=github_id, full_name_key=key))
     db.session.commit()

@@ -17,7 +17,7 @@ from gh.access import rate_governor
 from infra.extensions import db
 from infra.runtime import redis_up, runtime
 from models import JOB_COMPLETED, Commit, Event, EventSource, Project, RefreshJob, WebhookCount
-from reports.projects import Concealed
+from reports.projects import Concealed, detailed_ids, listed_condition, visible_events
 
 PREFIX = "project_tracker"
 JOB_STATUSES = ("queued", "running", "completed", "failed")
@@ -83,11 +83,15 @@ class StateCollector:
     """A Prometheus collector over the database and the rate governor (call in an app context)."""
 
     def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(f"{PREFIX}_projects", "Tracked projects.", value=_count(Project))
-        yield GaugeMetricFamily(f"{PREFIX}_projects_failing", "Projects whose last refresh failed.",
-                                value=_count(Project, Project.last_error.is_not(None)))  # fmt: skip
-        yield GaugeMetricFamily(f"{PREFIX}_commits_stored", "Commits stored.", value=_count(Commit))
-        yield GaugeMetricFamily(f"{PREFIX}_events_stored", "GitHub events stored.", value=_count(Event))
+        listed = listed_condition()
+        yield GaugeMetricFamily(f"{PREFIX}_projects", "Tracked projects (visible to the reader).",
+                                value=_count(Project, listed))  # fmt: skip
+        yield GaugeMetricFamily(f"{PREFIX}_projects_failing", "Projects whose last refresh failed (visible).",
+                                value=_count(Project, listed, Project.last_error.is_not(None)))  # fmt: skip
+        yield GaugeMetricFamily(f"{PREFIX}_commits_stored", "Commits stored (of projects the reader sees in detail).",
+                                value=_count(Commit, Commit.project_id.in_(detailed_ids())))  # fmt: skip
+        yield GaugeMetricFamily(f"{PREFIX}_events_stored", "GitHub events stored (visible to the reader).",
+                                value=_count(Event, visible_events()))  # fmt: skip
         yield from _jobs()
         yield from _event_sources()
         yield from _webhooks()

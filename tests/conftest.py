@@ -170,7 +170,7 @@ def dispose_app(app: Any) -> None:
 
     tasks = runtime(app).tasks
     if isinstance(tasks, ThreadTaskQueue):
-        wait_for(lambda: not tasks.is_busy(), timeout=120, message="the app's background jobs to finish")
+        wait_for(lambda: not tasks.is_busy(), timeout=600, message="the app's background jobs to finish")
         tasks.shutdown()
     with app.app_context():
         db.session.remove()
@@ -285,7 +285,7 @@ def rq_workers(rq_config: dict[str, str], tmp_path: Path) -> Iterator[WorkerProc
     workers.stop()
 
 
-def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05, message: str = "condition") -> Any:
+def wait_for(predicate: Any, timeout: float = 300.0, interval: float = 0.05, message: str = "condition") -> Any:
     """Poll `predicate` until it returns a truthy value; fail the test after `timeout` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

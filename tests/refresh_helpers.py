@@ -56,7 +56,7 @@ def expected_project(history: Iterable[ScriptedCommit], url: str, tmp: Path) -> 
     }
 
 
-def wait_for_job(client: Any, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
+def wait_for_job(client: Any, job_id: str, timeout: float = 300.0) -> dict[str, Any]:
     """Poll the status endpoint until the job is completed or failed; return its last body."""
     deadline = time.monotonic() + timeout
     body: dict[str, Any] = {}
@@ -68,7 +68,7 @@ def wait_for_job(client: Any, job_id: str, timeout: float = 60.0) -> dict[str, A
     raise AssertionError(f"job {job_id} still {body.get('status')} after {timeout} s: {body}")
 
 
-def refresh(client: Any, timeout: float = 60.0, query: str = "") -> dict[str, Any]:
+def refresh(client: Any, timeout: float = 300.0, query: str = "") -> dict[str, Any]:
     """Start a refresh through the API and wait for its end."""
     started = client.post(f"/api/refresh{query}")
     assert started.status_code == 202, started.get_json()

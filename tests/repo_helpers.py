@@ -15,7 +15,7 @@ ADMIN = "admin-token-for-tests"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
-def settled(client: Any, timeout: float = 60) -> None:
+def settled(client: Any, timeout: float = 300.0) -> None:
     """Wait until no refresh job is queued or running."""
 
     def idle() -> bool:
@@ -34,7 +34,7 @@ def post(client: Any, body: Any) -> Any:
     return client.post("/api/repos", json=body, headers=AUTH)
 
 
-def finished(client: Any, job_id: str, timeout: float = 60) -> dict[str, Any]:
+def finished(client: Any, job_id: str, timeout: float = 300.0) -> dict[str, Any]:
     """Wait until a refresh job completed or failed; return its status body."""
 
     def done() -> dict[str, Any] | None:

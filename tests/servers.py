@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -71,6 +71,7 @@ class PostgresServer:
     bindir: Path
     process: subprocess.Popen[bytes]
     log: BinaryIO
+    command: list[str] = field(default_factory=list)
 
     @classmethod
     def start(cls) -> PostgresServer:
@@ -95,12 +96,23 @@ class PostgresServer:
             "-c", "max_connections=200", "-c", "shared_buffers=128MB",
         ]  # fmt: skip
         log = open(root / "postgres.log", "wb")  # noqa: SIM115 - lives as long as the server
-        process = subprocess.Popen(
-            [*prefix, str(bindir / "postgres"), "-D", str(datadir), *options], stdout=log, stderr=log
-        )
+        command = [*prefix, str(bindir / "postgres"), "-D", str(datadir), *options]
+        process = subprocess.Popen(command, stdout=log, stderr=log)
         server = cls(port=port, datadir=datadir, prefix=prefix, bindir=bindir, process=process, log=log)
+        server.command = command
         server._wait_ready()
         return server
+
+    def halt(self) -> None:
+        """Stop the server as an outage would (fast shutdown: every connection is cut), keeping its data."""
+        stop = [*self.prefix, str(self.bindir / "pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w"]
+        subprocess.run(stop, check=True, capture_output=True, timeout=120)
+        self.process.wait(timeout=60)
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port and data."""
+        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=self.log)
+        self._wait_ready()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 60

@@ -84,3 +84,23 @@ def test_dockerfile_is_slim_non_root_with_git_cloc_and_the_pinned_requirements()
     [cmd] = [args for instruction, args in steps if instruction == "CMD"]
     assert json.loads(cmd) == procfile()["web"]
     assert all(args == "requirements.txt ./" or args.startswith("--chown=") for i, args in steps if i == "COPY")
+
+
+def test_the_environments_instance_path_beats_flasks_default(monkeypatch: Any, tmp_path: Path) -> None:
+    # The image sets INSTANCE_PATH=/data (its volume); Flask's own instance folder is only the fallback.
+    [image_env] = [args for instruction, args in dockerfile() if instruction == "ENV" and "INSTANCE_PATH=" in args]
+    assert "INSTANCE_PATH=/data" in image_env.split()
+    volume = tmp_path / "data"
+    for name in ("INSTANCE_PATH", "DATABASE_URL", "CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("INSTANCE_PATH", str(volume))
+    settings = Settings.from_env(instance_path=str(tmp_path / "flask-instance"))
+    assert (settings.instance_path, settings.database_url, settings.cache_dir) == (
+        str(volume),
+        f"sqlite:///{volume / 'project_tracker.sqlite'}",
+        str(volume / "cache"),
+    )
+    monkeypatch.delenv("INSTANCE_PATH")
+    assert Settings.from_env(instance_path=str(tmp_path / "flask-instance")).instance_path == str(
+        tmp_path / "flask-instance"
+    )

@@ -12,7 +12,7 @@ import pytest
 
 from analysis import loc
 from analysis.counters import MAX_LINES_PER_FILE
-from analysis.gitcmd import BIG_FILE_BYTES, Limits, Mirror, base_env, run_process
+from analysis.gitcmd import BIG_FILE_BYTES, GitError, Limits, Mirror, base_env, out_of_space, run_process
 from analysis.gitlog import read_commits
 from analysis.loc import MemoryBlobStore, count_tree
 from analysis.mirrors import RepoCache
@@ -119,6 +119,17 @@ def test_file_size_limit_kills_a_child_that_writes_too_much(tmp_path: Path) -> N
     )
     assert done.returncode != 0
     assert (tmp_path / "out").stat().st_size == 4096
+    # SIGXFSZ is ignored: the write fails with EFBIG and the child says so, as git does for a full disk.
+    assert b"File too large" in done.stderr
+
+
+def test_out_of_space_names_a_full_disk_and_the_size_cap_only() -> None:
+    for stderr in ("fatal: write error: No space left on device", "fatal: write error: File too large",
+                   "error: Disk quota exceeded"):  # fmt: skip
+        found = out_of_space(GitError(f"git clone failed (exit 128): {stderr}"))
+        assert found is not None and str(found).startswith("Out of disk space while cloning"), stderr
+        assert str(found).endswith(stderr)
+    assert out_of_space(GitError("git clone failed (exit 128): fatal: early EOF")) is None
 
 
 def test_address_space_limit_stops_a_child_that_allocates_too_much(tmp_path: Path) -> None:

@@ -113,10 +113,9 @@ def test_add_on_github_enterprise_by_its_url(config: dict[str, str]) -> None:
             added = post(client, {"url": f"{enterprise.base_url}/team/app.git"})
             assert (added.status_code, added.get_json()["full_name"]) == (201, "team/app")
             assert len(enterprise.calls("/repos/team/app")) == 1
-            other = post(client, {"url": "https://github.com/team/app"})
-            assert other.get_json()["details"][0]["message"] == (
-                f"Only repositories on {enterprise.base_url.split('://')[1]} can be tracked"
-            )
+            # github.com is just another git host here: no GitHub call, and only its http(s) URLs
+            other = post(client, {"url": "git@github.com:team/app.git"})
+            assert other.get_json()["details"][0]["message"] == WEB_ONLY
             settled(client)
         finally:
             dispose_app(app)
@@ -141,6 +140,8 @@ def test_private_repository_visible_to_the_token(client: Any, github: GitHubStan
 
 
 REQUIRED = "Required (or give url instead)"
+WEB_ONLY = "Give an https:// (or http://) git URL: https://<host>/<namespace>/<repo>"
+CREDENTIALS = "The URL must not contain credentials; configure them per host (GIT_HOST_TOKENS)"
 
 
 @pytest.mark.sqlite
@@ -163,8 +164,18 @@ REQUIRED = "Required (or give url instead)"
         ({"owner": "-a", "repo_name": "."}, [("owner", OWNER_CHARS), ("repo_name", "'.' and '..' are reserved names")]),
         ({"owner": 5, "repo_name": "t"}, [("owner", "Input should be a valid string")]),
         ({"owner": "o", "repo_name": "t", "stars": 3}, [("stars", "Extra inputs are not permitted")]),
-        ({"url": "https://gitlab.com/o/r"}, [("url", "Only repositories on {host} can be tracked")]),
-        ({"url": "https://github.com/o/r"}, [("url", "Only repositories on {host} can be tracked")]),
+        # Another host: any git host's http(s) URL, by the same URL policy as `flask tracker add`.
+        ({"url": "git@gitlab.com:o/r.git"}, [("url", WEB_ONLY)]),
+        ({"url": "ssh://git@git.example/o/r.git"}, [("url", WEB_ONLY)]),
+        ({"url": "git://git.example/o/r.git"}, [("url", WEB_ONLY)]),
+        (
+            {"url": "ftp://git.example/o/r.git"},
+            [("url", "Use an https://, http://, ssh:// or git:// URL (or user@host:path)")],
+        ),
+        ({"url": "https://u:p@gitlab.com/o/r"}, [("url", CREDENTIALS)]),
+        ({"url": "https://gitlab.com/r"}, [("url", "The URL must name a repository: <host>/<namespace>/<repository>")]),
+        ({"url": "/srv/git/r.git"}, [("url", "Local repositories are not allowed (ALLOW_LOCAL_REPOSITORIES)")]),
+        ({"url": "file:///srv/git/r.git"}, [("url", "Local repositories are not allowed (ALLOW_LOCAL_REPOSITORIES)")]),
         ({"url": "{base}/o"}, [("url", ONE_REPO)]),
         ({"url": "{base}/o/r/../../x"}, [("url", ONE_REPO)]),
         ({"url": "x" * 501}, [("url", "String should have at most 500 characters")]),

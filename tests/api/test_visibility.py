@@ -24,6 +24,8 @@ WHEN = datetime(2024, 3, 5, 12, 30, tzinfo=UTC)
 # Strings that identify the concealed repositories; none may appear in an anonymous answer.
 PRIVATE_STRINGS = ["ZephyrVault", "quantum-ledger-prototype", "Pelican-migration", "Quillon Varga",
                    "quillon@hidden.example"]  # fmt: skip
+# An event GitHub marked private (`public: false`) of a repository nobody tracks: repository, actor, payload.
+UNTRACKED_PRIVATE_EVENT = ["stealth-owner/NebulaCovertRepo", "covert-actor-ravel", "obsidian-payload-marker"]
 HIDDEN_STRINGS = ["ShadowedThing", "shadow-desc-lantern", "Moth-commit-subject", "Ines Shadowhand",
                   "ines@shadow.example"]  # fmt: skip
 # A private project opted in for metrics: its name shows, its history never does.
@@ -44,10 +46,11 @@ def commit(project_id: int, sha: str, author: str, email: str, subject: str, loc
                   additions=loc, deletions=1, files_changed=1, churn=loc + 1, subject=subject)  # fmt: skip
 
 
-def event(event_id: int, repo_id: int, name: str) -> dict[str, Any]:
-    return {"id": str(event_id), "type": "PushEvent", "created_at": "2024-03-05T12:00:00Z", "public": False,
-            "actor": {"id": 7, "login": "someone"}, "repo": {"id": repo_id, "name": name},
-            "payload": {"push_id": event_id, "size": 1}}  # fmt: skip
+def event(event_id: int, repo_id: int, name: str, public: bool = False, actor: str = "someone",
+          note: str = "plain", at: str = "2024-03-05T12:00:00Z") -> dict[str, Any]:  # fmt: skip
+    return {"id": str(event_id), "type": "PushEvent", "created_at": at, "public": public,
+            "actor": {"id": 7, "login": actor}, "repo": {"id": repo_id, "name": name},
+            "payload": {"push_id": event_id, "size": 1, "ref": f"refs/heads/{note}"}}  # fmt: skip
 
 
 def store_concealed(app: Any) -> dict[str, Any]:
@@ -92,9 +95,14 @@ def store_concealed(app: Any) -> dict[str, Any]:
         jobs = [everything.id, single.id]
     with app.app_context():
         store.store_events([event(9001, 222, "vault-owner/ZephyrVault"), event(9002, 222, "vault-owner/OldName"),
-                            event(9003, 333, "sunny-owner/ShadowedThing"),
+                            # a public repository the owner hid: GitHub marks its events public
+                            event(9003, 333, "sunny-owner/ShadowedThing", public=True),
                             event(9004, 444, "vault-owner/MetricsOnlyGadget"),
-                            event(9005, 111, "sunny-owner/Sunlit")])  # fmt: skip
+                            event(9005, 111, "sunny-owner/Sunlit", public=True, at="2024-03-05T12:10:00Z"),
+                            event(9006, 555, "stealth-owner/NebulaCovertRepo", actor="covert-actor-ravel",
+                                  note="obsidian-payload-marker", at="2024-03-05T12:20:00Z"),
+                            event(9007, 666, "open-owner/OpenThing", public=True,
+                                  at="2024-03-05T12:40:00Z")])  # fmt: skip
     return {"public": public, "private": private, "hidden": hidden, "gadget": gadget, "jobs": jobs}
 
 
@@ -131,7 +139,7 @@ def test_no_get_route_shows_a_concealed_repository_without_the_admin_token(app: 
     assert any("/commits" in u for u in urls) and any(u.startswith("/api/events") for u in urls)
     leaks: list[str] = []
     revealed: set[str] = set()
-    forbidden = [s.lower() for s in PRIVATE_STRINGS + HIDDEN_STRINGS + METRICS_ONLY_HISTORY]
+    forbidden = [s.lower() for s in PRIVATE_STRINGS + HIDDEN_STRINGS + METRICS_ONLY_HISTORY + UNTRACKED_PRIVATE_EVENT]
     for url in urls:
         anonymous = client.get(url)
         text = anonymous.get_data(as_text=True).lower()
@@ -195,3 +203,39 @@ def test_a_repository_that_became_private_disappears_at_once(app: Any, client: A
     assert client.get(f"/api/repos/{stored['public']}/commits").status_code == 404
     assert [p["name"] for p in client.get("/api/projects").get_json()] == ["MetricsOnlyGadget"]
     assert client.get("/api/events?repository_name=sunny-owner/Sunlit").get_json()["total"] == 0
+
+
+def test_event_metrics_count_only_the_events_the_reader_may_see(app: Any, client: Any) -> None:
+    store_concealed(app)
+    # Visible: Sunlit's public event (12:10) and OpenThing's (12:40), an untracked public repository.
+    # Not: the private repositories' events, the hidden repository's public one, NebulaCovertRepo's private one.
+    cases = [({}, ["open-owner/OpenThing", "sunny-owner/Sunlit"], 1800.0),
+             (AS_ADMIN, ["open-owner/OpenThing", "stealth-owner/NebulaCovertRepo", "sunny-owner/Sunlit",
+                         "sunny-owner/ShadowedThing", "vault-owner/MetricsOnlyGadget", "vault-owner/OldName",
+                         "vault-owner/ZephyrVault"], 400.0)]  # fmt: skip
+    for headers, repos, gap in cases:
+        listed = client.get("/api/events?per_page=100", headers=headers).get_json()
+        assert sorted(e["repository_name"] for e in listed["events"]) == sorted(repos)
+        assert listed["total"] == len(repos)
+        # a window over whole hours: read from the per-hour counters, corrected for the hidden repository's event
+        counts = client.get("/api/events/metrics/total-count?offset=10000000000", headers=headers).get_json()
+        assert (counts["events_count"]["PushEvent"], counts["events_count"]["total"]) == (len(repos), len(repos))
+        assert counts["oldest_event_time"] == ("2024-03-05T12:10:00Z" if not headers else "2024-03-05T12:00:00Z")
+        average = client.get("/api/events/metrics/avg-time?event_type=PushEvent", headers=headers).get_json()
+        # (12:40 - 12:10) / 1 gap anonymously; (12:40 - 12:00) / 6 gaps for the admin
+        assert (average["events_count"], average["avg_time"]) == (len(repos), gap)
+        exported = client.get("/metrics", headers=headers).get_data(as_text=True)
+        assert f"project_tracker_events_stored {float(len(repos))}" in exported.splitlines()
+        chart = client.get("/charts/events-total-count?offset=10000000000", headers=headers).get_data(as_text=True)
+        assert ("NebulaCovertRepo" in chart) is False
+
+
+def test_a_missing_public_flag_counts_as_public_and_false_as_private(app: Any, client: Any) -> None:
+    with app.app_context():
+        unflagged = event(9101, 777, "plain-owner/Unflagged")
+        del unflagged["public"]
+        store.store_events([unflagged, event(9102, 778, "plain-owner/Flagged", public=False),
+                            {**event(9103, 779, "plain-owner/Stringy"), "public": "true"}])  # fmt: skip
+    names = [e["repository_name"] for e in client.get("/api/events").get_json()["events"]]
+    assert names == ["plain-owner/Unflagged"]
+    assert client.get("/api/events", headers=AS_ADMIN).get_json()["total"] == 3

@@ -42,7 +42,7 @@ def test_signed_push_burst_is_one_refresh_and_updates_projects(
     try:
         client = app.test_client()
         rq_workers.start()
-        first = wait_for_job(client, client.post("/api/refresh").get_json()["job_id"], timeout=120)
+        first = wait_for_job(client, client.post("/api/refresh").get_json()["job_id"], timeout=600)
         assert first["status"] == "completed"
         assert projects_by_name(client)["sample"]["commits"] == 3
         rq_workers.stop()  # no worker: the pushes below find the refresh they start still queued
@@ -65,7 +65,7 @@ def test_signed_push_burst_is_one_refresh_and_updates_projects(
         assert len(job_ids) == 1
 
         rq_workers.start()
-        done = wait_for_job(client, job_ids.pop(), timeout=120)
+        done = wait_for_job(client, job_ids.pop(), timeout=600)
         assert (done["status"], done["trigger"], done["scope"]) == ("completed", "webhook", "repo")
         assert projects_by_name(client)["sample"]["commits"] == 5
         assert "Traceback" not in rq_workers.logs()
@@ -107,8 +107,8 @@ def test_push_during_a_running_refresh_is_followed_by_another(
     status, second = hook.send("push", sample_push(repo, remote))
     assert (status, second["outcome"], second["job_id"]) == (202, "coalesced", first["job_id"])
 
-    assert wait_for_job(client, first["job_id"], timeout=120)["status"] == "completed"
-    wait_for(lambda: projects_by_name(client)["sample"]["commits"] == 5, timeout=120, message="5 commits")
+    assert wait_for_job(client, first["job_id"], timeout=600)["status"] == "completed"
+    wait_for(lambda: projects_by_name(client)["sample"]["commits"] == 5, timeout=600, message="5 commits")
     settled(client)
     with hook_app.app_context():
         webhook_jobs = db.session.scalars(select(RefreshJob.status).where(RefreshJob.trigger == "webhook")).all()

@@ -122,3 +122,27 @@ def test_prune_cutting_through_an_hour_keeps_exact_counts(app: Any) -> None:
             for kind in (None, *TYPES):
                 f = EventFilter(event_type=kind, since=since)
                 assert answered(f) == expected(kept, f), f
+
+
+def test_anonymous_window_counts_leave_out_private_and_concealed_events(app: Any) -> None:
+    """Hours keyed by `public`, less a concealed tracked repository's public events, equal the raw computation."""
+    from reports.projects import event_visibility
+    from tests.repo_helpers import add_project
+
+    # Every third event is private (`public: false`); octo/b (GitHub id 2) is tracked as hidden, so its
+    # public events are concealed too; octo/a is untracked and public.
+    events = [{**e, "public": i % 3 != 0} for i, e in enumerate(sample())]
+    add_project(app, "octo", "b", github_id=2, private=False, hidden=True)
+    shown = [e for e in events if e["public"] and e["repo"]["name"] != "octo/b"]
+    with app.app_context():
+        store.store_events(events)
+        rows = db.session.execute(select(EventHour.public, db.func.sum(EventHour.count)).group_by(EventHour.public))
+        assert dict(rows.all()) == {True: sum(e["public"] for e in events), False: sum(not e["public"] for e in events)}
+        scope = event_visibility(admin=False)
+        assert 0 < len(shown) < len(events)
+        for since in windows():
+            for kind in (None, *TYPES):
+                for action in (None, "opened"):
+                    f = EventFilter(event_type=kind, action=action, since=since, **scope)
+                    assert answered(f) == expected(shown, f), f
+        assert event_visibility(admin=True) == {}

@@ -1,4 +1,5 @@
-"""Issue 12 part 3: `event_repos` (per repository, type and action) kept at ingest, and the reads it serves.
+"""Issue 12 part 3: `event_repos` (per repository, type, action and `public` flag) kept at ingest, and the reads
+it serves, under the visibility rule (reports/projects.py: private events and concealed repositories left out).
 
 Every stored count is compared with a count computed in Python from the events handed to
 `store_events`, after re-ingest (batch and within-batch repeats) and after a prune, and every
@@ -19,6 +20,8 @@ from events import queries, store
 from events.queries import EventFilter
 from infra.extensions import db
 from models import Event, EventHour, EventRepo
+from reports.projects import event_visibility
+from tests.repo_helpers import add_project
 
 pytestmark = pytest.mark.sqlite
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -33,6 +36,7 @@ def stamp(at: datetime) -> str:
 
 
 def sample(count: int = 300, seed: int = 5) -> list[dict[str, Any]]:
+    """Events of REPOS; every fifth is private (`public: false`), one in seven has no `public` flag (public)."""
     rng = random.Random(seed)
     events = []
     for index in range(count):
@@ -43,6 +47,10 @@ def sample(count: int = 300, seed: int = 5) -> list[dict[str, Any]]:
         events.append({"id": str(5000 + index), "type": kind, "created_at": stamp(NOW - timedelta(hours=rng.randrange(
             1, 24 * 40), seconds=rng.randrange(3600))), "repo": repo, "actor": {"id": 7, "login": "octo"},
             "payload": {"action": action} if action else {}})  # fmt: skip
+        if index % 5 == 0:
+            events[-1]["public"] = False
+        elif index % 7:
+            events[-1]["public"] = True
     return events
 
 
@@ -50,20 +58,24 @@ def when(event: dict[str, Any]) -> datetime:
     return datetime.strptime(event["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def key(event: dict[str, Any]) -> tuple[str, str, str, int]:
+def key(event: dict[str, Any]) -> tuple[str, str, str, int, bool]:
     action = event["payload"].get("action")
-    return (event["repo"].get("name", ""), event["type"], action.lower() if action else "", event["repo"].get("id", 0))
+    return (event["repo"].get("name", ""), event["type"], action.lower() if action else "", event["repo"].get("id", 0),
+            event.get("public", True))  # fmt: skip
 
 
-def expected_rows(events: list[dict[str, Any]]) -> dict[tuple[str, str, str, int], tuple[int, datetime, datetime]]:
-    grouped: dict[tuple[str, str, str, int], list[datetime]] = {}
+Row = dict[tuple[str, str, str, int, bool], tuple[int, datetime, datetime]]
+
+
+def expected_rows(events: list[dict[str, Any]]) -> Row:
+    grouped: dict[tuple[str, str, str, int, bool], list[datetime]] = {}
     for event in events:
         grouped.setdefault(key(event), []).append(when(event))
     return {k: (len(ts), min(ts), max(ts)) for k, ts in grouped.items()}
 
 
-def stored_rows() -> dict[tuple[str, str, str, int], tuple[int, datetime, datetime]]:
-    return {(r.repo_name, r.type, r.action, r.repo_id): (r.count, r.oldest, r.newest)
+def stored_rows() -> Row:
+    return {(r.repo_name, r.type, r.action, r.repo_id, r.public): (r.count, r.oldest, r.newest)
             for r in db.session.scalars(select(EventRepo))}  # fmt: skip
 
 
@@ -82,50 +94,79 @@ def test_event_repos_equal_a_count_of_the_stored_events_after_repeats_and_a_prun
         assert sorted(db.session.scalars(select(Event.id))) == sorted(int(e["id"]) for e in kept)
 
 
-def raw_busy(events: list[dict[str, Any]], kind: str, minimum: int, hidden: frozenset[str]) -> dict[str, int]:
+# Tracked repositories the anonymous reader may not see: (owner/name, GitHub id or None)
+CONCEALED = [
+    [("octo/b", None)],  # no id: matched by name
+    [("octo/a", 1)],  # by id: octo/old-a (the same id) too, and by name only events without an id
+    [("octo/c", 77)],  # octo/c's events carry no id: matched by name
+    [("octo/nobody", None)],
+    [],
+]
+
+
+def shown(event: dict[str, Any], concealed: list[tuple[str, int | None]]) -> bool:
+    """The visibility rule, computed independently: public, and not of a concealed tracked repository."""
+    name, repo_id = (event["repo"].get("name") or "").lower(), event["repo"].get("id")
+    ids = {i for _, i in concealed if i is not None}
+    hidden = (repo_id in ids or (repo_id is None and any(name == n for n, _ in concealed))
+              or any(name == n for n, i in concealed if i is None))  # fmt: skip
+    return event.get("public", True) is True and not hidden
+
+
+def conceal(app: Any, concealed: list[tuple[str, int | None]]) -> None:
+    for index, (full_name, repo_id) in enumerate(concealed):
+        owner, name = full_name.split("/")
+        add_project(app, owner, name, github_id=repo_id, private=index % 2 == 0, hidden=index % 2 == 1)
+
+
+def raw_busy(events: list[dict[str, Any]], kind: str, minimum: int) -> dict[str, int]:
     names = [e["repo"].get("name") for e in events if e["type"] == kind]
-    counts = Counter(name for name in names if name is not None and name.lower() not in hidden)
+    counts = Counter(name for name in names if name is not None)
     return dict(sorted(((n, c) for n, c in counts.items() if c > minimum), key=lambda item: (-item[1], item[0])))
 
 
-def test_busy_repositories_equal_the_raw_computation(app: Any) -> None:
+@pytest.mark.parametrize("concealed", CONCEALED)
+def test_busy_repositories_equal_the_raw_computation(app: Any, concealed: list[tuple[str, int | None]]) -> None:
     events = sample()
+    conceal(app, concealed)
     with app.app_context():
         store.store_events(events)
-        for kind in TYPES:
-            for minimum in (1, 15, 30, 10_000):
-                for hidden in (frozenset(), frozenset({"octo/b"})):
-                    found = queries.multiple_events_repos(EventFilter(event_type=kind, hidden_names=hidden), minimum)
-                    assert found == {"event_type": kind, "repositories": raw_busy(events, kind, minimum, hidden)}
-                    assert list(found["repositories"]) == list(raw_busy(events, kind, minimum, hidden))  # order
+        for admin in (True, False):
+            scope = event_visibility(admin=admin)
+            seen = events if admin else [e for e in events if shown(e, concealed)]
+            for kind in TYPES:
+                for minimum in (1, 15, 30, 10_000):
+                    found = queries.multiple_events_repos(EventFilter(event_type=kind, **scope), minimum)
+                    assert found == {"event_type": kind, "repositories": raw_busy(seen, kind, minimum)}
+                    assert list(found["repositories"]) == list(raw_busy(seen, kind, minimum))  # order
 
 
-def visible(event: dict[str, Any], names: frozenset[str], ids: frozenset[int]) -> bool:
-    return event["repo"].get("name", "").lower() not in names and event["repo"].get("id") not in ids
-
-
-@pytest.mark.parametrize(
-    ("names", "ids"),
-    [(frozenset({"octo/b"}), frozenset()), (frozenset(), frozenset({1})), (frozenset({"octo/nobody"}), frozenset())],
-)
-def test_window_counts_leave_out_concealed_repositories(app: Any, names: frozenset[str], ids: frozenset[int]) -> None:
+@pytest.mark.parametrize("concealed", CONCEALED)
+def test_window_counts_follow_the_visibility_rule(app: Any, concealed: list[tuple[str, int | None]]) -> None:
     events = sample()
+    conceal(app, concealed)
     with app.app_context():
         store.store_events(events)
-        for days in (1, 7, 45):
-            since = NOW - timedelta(days=days, minutes=17)
+        scope = event_visibility(admin=False)
+        seen = [e for e in events if shown(e, concealed)]
+        assert 0 < len(seen) < len(events)
+        for days in (None, 1, 7, 45):
+            since = None if days is None else NOW - timedelta(days=days, minutes=17)
             for kind in (None, "IssuesEvent"):
-                f = EventFilter(event_type=kind, since=since, hidden_names=names, hidden_repo_ids=ids)
-                chosen = [e for e in events if visible(e, names, ids) and when(e) >= since
-                          and (kind is None or e["type"] == kind)]  # fmt: skip
-                found = queries.span(f)
-                assert (found.count, found.oldest, found.newest) == (
-                    len(chosen), min(map(when, chosen)), max(map(when, chosen))), f  # fmt: skip
-                listed = queries.list_events(f, 1, 5)
-                assert listed["total"] == len(chosen)
-                assert [e["id"] for e in listed["events"]] == [
-                    int(e["id"]) for e in sorted(chosen, key=lambda e: (when(e), int(e["id"])), reverse=True)[:5]
-                ]
+                for repository in (None, "octo/a", "octo/b", "octo/c"):
+                    f = EventFilter(event_type=kind, since=since, repository_name=repository, **scope)
+                    chosen = [e for e in seen if (since is None or when(e) >= since)
+                              and (kind is None or e["type"] == kind)
+                              and (repository is None or e["repo"].get("name") == repository)]  # fmt: skip
+                    times = [when(e) for e in chosen]
+                    found = queries.span(f)
+                    assert (found.count, found.oldest, found.newest) == (
+                        len(chosen), min(times, default=None), max(times, default=None)), f  # fmt: skip
+                    listed = queries.list_events(f, 1, 5)
+                    assert listed["total"] == len(chosen)
+                    assert [e["id"] for e in listed["events"]] == [
+                        int(e["id"]) for e in sorted(chosen, key=lambda e: (when(e), int(e["id"])), reverse=True)[:5]
+                    ]
 
 
 def test_odd_characters_are_stored_exactly_and_nul_dropped(app: Any) -> None:
@@ -141,7 +182,7 @@ def test_odd_characters_are_stored_exactly_and_nul_dropped(app: Any) -> None:
         # jsonb cannot hold U+0000 either; SQLite's JSON keeps the payload as sent
         text = clean if db.engine.dialect.name == "postgresql" else odd
         assert row.payload == {"action": text, "body": text, text: [text, 1.5, None]}
-        assert stored_rows() == {(f"o/{clean}", "PushEvent", clean.lower(), 9): (1, NOW, NOW)}
+        assert stored_rows() == {(f"o/{clean}", "PushEvent", clean.lower(), 9, True): (1, NOW, NOW)}
 
 
 def test_a_batch_of_several_copy_rounds_is_stored_once(app: Any) -> None:

@@ -129,6 +129,22 @@ def test_redis_governor_shares_the_budget_floor(
     assert statuses(github) == [200]
 
 
+@pytest.mark.parametrize("kind", ["local", "redis"])
+def test_a_spent_window_pauses_as_the_primary_rate_limit_before_its_403(
+    kind: str, redis_clients: Callable[[], redis.Redis]
+) -> None:
+    # A concurrent request sees the budget (remaining 0) another request observed, before that
+    # request records its explicit pause: the reason is the primary limit, as after the 403.
+    now = datetime.now(UTC).replace(microsecond=0)  # Redis expires the budget at its reset: a real time
+    reset = now + timedelta(minutes=30)
+    governor = LocalGovernor(floor=50) if kind == "local" else RedisGovernor(redis_clients(), floor=50, prefix="spent")
+    governor.observe(RateBudget(limit=5000, remaining=0, reset_at=reset, used=5000, resource="core"))
+    assert governor.snapshot(now)["reason"] == "primary rate limit"
+    assert governor.paused_until(now) == reset
+    governor.observe(RateBudget(limit=5000, remaining=7, reset_at=reset + timedelta(hours=1), used=0, resource="core"))
+    assert governor.snapshot(now)["reason"] == "budget below floor (7 < 50)"
+
+
 # -- database cache and secrets -------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,12 @@ def config(config: dict[str, str], githost: GitHubStandIn) -> dict[str, str]:
     return {**config, "GIT_HOST_TOKENS": f"{host}={HOST_TOKEN}"}
 
 
+def job_of(output: str) -> str:
+    """Return the refresh job id `flask tracker add` printed (it then waits: jobs run in-process)."""
+    [job_id] = re.findall(r"; refresh job (\S+)$", output, flags=re.MULTILINE)
+    return job_id
+
+
 def bare_dir(history: SampleHistory) -> Path:
     return Path(urlsplit(history.url).path)
 
@@ -47,7 +54,7 @@ def test_repository_of_another_git_host_is_tracked_from_git_alone(
 
     added = runner.invoke(args=["tracker", "add", url])
     assert added.exit_code == 0, added.output
-    job_id = added.stdout.split()[-1]
+    job_id = job_of(added.stdout)
     assert wait_for_job(client, job_id)["status"] == "completed"
 
     expected = expected_project(sample_history.repo.history(), sample_history.url, tmp_path / "expected")
@@ -77,11 +84,15 @@ def test_without_the_hosts_token_the_refresh_fails_without_leaking_it(
     app = make_app(GIT_HOST_TOKENS="other.example=" + HOST_TOKEN)  # configured for another host only
     client = app.test_client()
     added = app.test_cli_runner().invoke(args=["tracker", "add", githost.git_url(served)])
-    job = wait_for_job(client, added.stdout.split()[-1])
+    job = wait_for_job(client, job_of(added.stdout))
 
     assert (job["status"], job["repositories_failed"]) == ("completed", 1)
     assert "git clone failed" in job["errors"][0]["error"]
     assert HOST_TOKEN not in str(job)
+    # Without a job queue the command waited for the refresh it started, and tells it failed.
+    assert added.exit_code == 1, added.output
+    assert "completed: 1/1 repositories, 1 failed" in added.stdout
+    assert HOST_TOKEN not in added.output
 
 
 def test_local_paths_need_the_setting(make_app: Any, sample_history: SampleHistory) -> None:
@@ -93,7 +104,7 @@ def test_local_paths_need_the_setting(make_app: Any, sample_history: SampleHisto
     app = make_app(ALLOW_LOCAL_REPOSITORIES="true")
     added = app.test_cli_runner().invoke(args=["tracker", "add", path])
     assert added.exit_code == 0, added.output
-    job = wait_for_job(app.test_client(), added.stdout.split()[-1])
+    job = wait_for_job(app.test_client(), job_of(added.stdout))
     assert job["status"] == "completed", job
     with app.app_context():
         row = db.session.scalars(select(Project)).one()

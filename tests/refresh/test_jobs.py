@@ -223,18 +223,20 @@ def test_sigkilled_worker_mid_refresh_is_recovered(
     rq_app: Any, rq_workers: Any, redis_url: str, github: GitHubStandIn, make_repo: Any
 ) -> None:
     add_repos(github, make_repo, ["a", "b", "c", "d"])
-    github.inject("/repos/octo-owner/c/languages", delay(20))
+    # c's first answer waits until the stand-in stops: c is mid-refresh when its worker dies, however slow
+    # the machine (the fault answers once: the retry on the survivor gets the normal answer).
+    github.inject("/repos/octo-owner/c/languages", delay(3600))
     first = rq_workers.start(new_session=True)
     second = rq_workers.start(new_session=True)
     client = rq_app.test_client()
     job_id = client.post("/api/refresh").get_json()["job_id"]
-    c_id = wait_for(lambda: project_id(rq_app, "c"), timeout=60, message="project c to be discovered")
-    holder = wait_for(lambda: worker_holding(redis_url, f"repo-{c_id}"), timeout=60, message="c to start")  # fmt: skip
+    c_id = wait_for(lambda: project_id(rq_app, "c"), timeout=600, message="project c to be discovered")
+    holder = wait_for(lambda: worker_holding(redis_url, f"repo-{c_id}"), timeout=600, message="c to start")  # fmt: skip
     victim = first if holder.endswith("-0") else second
     for pid in [victim.pid, *descendants(victim.pid)]:  # the worker and its work-horse: a machine dies
         os.kill(pid, signal.SIGKILL)
 
-    body = wait_for_job(client, job_id, timeout=240)
+    body = wait_for_job(client, job_id, timeout=600)
 
     assert body["status"] == "completed", body
     # c ran again on the survivor. Two recovery paths may win the race, and either is right: RQ
@@ -265,22 +267,23 @@ def test_sigterm_stops_a_worker_cleanly_and_its_job_is_retried(
     rq_app: Any, rq_workers: Any, redis_url: str, github: GitHubStandIn, make_repo: Any
 ) -> None:
     add_repos(github, make_repo, ["slow"])
-    # One slow answer, well over HerokuWorker's 6 s grace: SIGTERM arrives while the job waits on it.
-    github.inject("/repos/octo-owner/slow/languages", delay(25))
+    # One answer that waits until the stand-in stops, far over HerokuWorker's 6 s grace: SIGTERM
+    # arrives while the job waits on it, however slow the machine (the retry gets the normal answer).
+    github.inject("/repos/octo-owner/slow/languages", delay(3600))
     first = rq_workers.start()
     client = rq_app.test_client()
     job_id = client.post("/api/refresh").get_json()["job_id"]
-    slow_id = wait_for(lambda: project_id(rq_app, "slow"), timeout=60, message="project slow")
-    wait_for(lambda: worker_holding(redis_url, f"repo-{slow_id}"), timeout=60, message="slow to start")
+    slow_id = wait_for(lambda: project_id(rq_app, "slow"), timeout=600, message="project slow")
+    wait_for(lambda: worker_holding(redis_url, f"repo-{slow_id}"), timeout=600, message="slow to start")
     languages = "/repos/octo-owner/slow/languages"
-    wait_for(lambda: any(c.fault for c in github.calls(languages)), timeout=60, message="the slow answer")
+    wait_for(lambda: any(c.fault for c in github.calls(languages)), timeout=600, message="the slow answer")
 
     first.send_signal(signal.SIGTERM)  # what Heroku sends a dyno before it stops
 
-    assert first.wait(timeout=30) == 0
+    assert first.wait(timeout=300) == 0
     assert client.get(f"/api/refresh/status/{job_id}").get_json()["status"] == "running"  # not recorded as failed
     rq_workers.start()
-    body = wait_for_job(client, job_id, timeout=60)
+    body = wait_for_job(client, job_id, timeout=600)
     assert (body["status"], body["repositories_failed"], body["errors"]) == ("completed", 0, [])
     assert "warm shut down requested" in rq_workers.logs()
 
@@ -292,15 +295,19 @@ def test_a_repository_over_the_job_timeout_is_recorded(
     from tests.conftest import build_app, dispose_app
 
     add_repos(github, make_repo, ["stuck", "quick"])
-    github.inject("/repos/octo-owner/stuck/languages", delay(8))
+    # "stuck" waits until the stand-in stops: over the limit however fast or slow the machine is.
+    github.inject("/repos/octo-owner/stuck/languages", delay(3600))
     rq_workers.env["JOB_TIMEOUT_SECONDS"] = "3"
     app = build_app({**rq_config, "JOB_TIMEOUT_SECONDS": "3"})
     try:
         rq_workers.start()
         client = app.test_client()
-        body = wait_for_job(client, client.post("/api/refresh").get_json()["job_id"], timeout=60)
-        assert (body["status"], body["repositories_processed"], body["repositories_failed"]) == ("completed", 2, 1)
-        assert body["errors"] == [{"repository": "octo-owner/stuck", "status": "failed",
-                                   "error": "The refresh took longer than JOB_TIMEOUT_SECONDS (3 s)"}]  # fmt: skip
+        body = wait_for_job(client, client.post("/api/refresh").get_json()["job_id"], timeout=600)
+        assert (body["status"], body["repositories_processed"]) == ("completed", 2)
+        timed_out = {"status": "failed", "error": "The refresh took longer than JOB_TIMEOUT_SECONDS (3 s)"}
+        assert {"repository": "octo-owner/stuck", **timed_out} in body["errors"]
+        # "quick" finishes within 3 s on an idle machine; on a saturated one it may time out the same way.
+        assert all(e == {"repository": e["repository"], **timed_out} for e in body["errors"]), body["errors"]
+        assert body["repositories_failed"] == len(body["errors"])
     finally:
         dispose_app(app)

@@ -123,11 +123,11 @@ def test_exhausted_rate_limit_pauses_github_work_and_keeps_stored_metrics(
 
     job = refresh(client, query="?force=1")
 
-    assert job["status"] == "completed"
+    assert job["status"] == "completed", job
     # The pause stops every repository's GitHub work from then on; "two" may have finished before.
     failed = {e["repository"]: e["error"] for e in job["errors"]}
-    assert "octo-owner/one" in failed
-    assert job["repositories_failed"] == len(failed)
+    assert "octo-owner/one" in failed, job
+    assert job["repositories_failed"] == len(failed), job
     assert all("paused until" in e and "primary rate limit" in e for e in failed.values()), failed
     projects = projects_by_name(client)
     assert projects["one"]["commits"] == projects["two"]["commits"] == 3

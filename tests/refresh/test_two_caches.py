@@ -28,7 +28,7 @@ def test_two_workers_with_their_own_cache_alternate_incrementally(
     def run_on(machine: str) -> str:
         worker = rq_workers.start(env={"CACHE_DIR": str(caches[machine])})
         try:
-            assert refresh(client, timeout=120)["status"] == "completed"
+            assert refresh(client, timeout=600)["status"] == "completed"
         finally:
             rq_workers.stop_one(worker)
         return rq_workers.log_of(worker)

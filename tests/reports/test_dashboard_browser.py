@@ -139,7 +139,7 @@ def test_failed_repositories_of_the_last_job_are_listed(
     headers = {"Authorization": f"Bearer {TOKEN}"}
     started = admin_app.test_client().post("/api/refresh?force=1", headers=headers).get_json()
     client = admin_app.test_client()
-    wait_for(lambda: client.get(started["check_status_url"]).get_json()["status"] == "completed", timeout=120)
+    wait_for(lambda: client.get(started["check_status_url"]).get_json()["status"] == "completed", timeout=600)
     job = client.get(started["check_status_url"]).get_json()
     expected = [f"{item['repository']}: {item['error']}" for item in job["errors"]]
     assert len(expected) == 1 and expected[0].split(":")[0].endswith("/gone")

@@ -6,6 +6,7 @@ Each constructor returns a `Fault`; bodies and headers come from the recordings 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from tests.standin.shapes import BAD_CREDENTIALS, DOCS, FORBIDDEN, NOT_FOUND, re
 class Fault:
     """One injected answer (or misbehaviour) of the stand-in."""
 
-    kind: str  # "status" | "primary" | "secondary" | "delay" | "drop" | "malformed"
+    kind: str  # "status" | "primary" | "secondary" | "delay" | "hold" | "drop" | "malformed"
     name: str
     status: int = 200
     template: str = "error"
@@ -26,6 +27,7 @@ class Fault:
     seconds: float = 0.0
     rate_headers: bool = True
     extra_headers: dict[str, str] = field(default_factory=dict)
+    gate: threading.Event | None = None
 
 
 def status(code: int, body: Any = None) -> Fault:
@@ -86,6 +88,11 @@ def too_many_requests(retry_after: float | None = 1) -> Fault:
 def delay(seconds: float) -> Fault:
     """Answer normally, but only after `seconds` (longer than the client's read timeout to test it)."""
     return Fault("delay", f"delay {seconds}s", seconds=seconds)
+
+
+def hold(gate: threading.Event, limit: float = 300.0) -> Fault:
+    """Answer normally once the test sets `gate` (at most `limit` s later): the caller waits at a known point."""
+    return Fault("hold", "hold until released", seconds=limit, gate=gate)
 
 
 def drop() -> Fault:

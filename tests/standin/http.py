@@ -163,7 +163,9 @@ class _Handler(BaseHTTPRequestHandler):
             if answer.drop:
                 self.close_connection = True
                 return
-            if answer.delay:
+            if answer.gate is not None:
+                standin.wait_for(answer.gate, answer.delay)
+            elif answer.delay:
                 standin.stopping.wait(answer.delay)
             pairs, raw, chunked = render(answer, req)
             self._write(answer.status, pairs, raw, chunked)

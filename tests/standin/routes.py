@@ -67,6 +67,7 @@ class Answer:
     bucket: Bucket | None = None
     fault: str | None = None
     delay: float = 0.0
+    gate: Any = None  # a threading.Event the answer waits for (fault "hold")
     drop: bool = False
 
 
@@ -336,7 +337,8 @@ def respond(standin: GitHubStandIn, req: Request) -> Answer:
         answer.bucket = dataclasses.replace(standin.buckets[answer.identity])
     if fault is not None:
         answer.fault = fault.name
-        answer.delay = fault.seconds if fault.kind == "delay" else 0.0
+        answer.delay = fault.seconds if fault.kind in ("delay", "hold") else 0.0
+        answer.gate = fault.gate
         if fault.kind == "malformed":
             raw = answer.raw if answer.raw is not None else encode_json(answer.body)
             answer.raw, answer.cacheable = raw[: max(len(raw) // 2, 1)], False

@@ -16,7 +16,7 @@ under test at `standin.api_url` with `standin.token`, and assert on what reached
     gh.stop()
 
 Faults: tests.standin.faults (not_found, unauthorized, forbidden, rate_limit_primary,
-rate_limit_secondary, too_many_requests, server_error, delay, drop, malformed_json).
+rate_limit_secondary, too_many_requests, server_error, delay, hold, drop, malformed_json).
 Answers copy the recorded shapes of tests/standin/recordings/ (tests/standin/shapes.py); the rules
 (Link, ETag/304, rate limits, auth) are in routes.py, HTTP framing and git in
 http.py / git_repos.py, the state classes in model.py.
@@ -335,6 +335,12 @@ class GitHubStandIn:
         """
         with self.lock:
             self._rules.append(Rule(method.upper(), pattern, fault, times))
+
+    def wait_for(self, gate: threading.Event, limit: float) -> None:
+        """Block a held answer until the test sets `gate`, the stand-in stops, or `limit` s pass."""
+        deadline = time.monotonic() + limit
+        while not gate.wait(0.1) and not self.stopping.is_set() and time.monotonic() < deadline:
+            pass
 
     def clear_faults(self) -> None:
         """Drop every queued fault."""
