@@ -1,7 +1,4 @@
-"""Define the database tables (SQLAlchemy 2.0 typed mappings).
-
-Every datetime is stored and returned as timezone-aware UTC, on SQLite too.
-"""
+"""Define the database tables (SQLAlchemy 2.0 typed mappings); datetimes are timezone-aware UTC, on SQLite too."""
 
 from __future__ import annotations
 
@@ -317,13 +314,10 @@ class Event(db.Model):
     """A GitHub event (id unique)."""
 
     __tablename__ = "events"
-    __table_args__ = (
-        Index("ix_events_type_created", "type", "created_at"),
-        Index("ix_events_repo_type_created", "repo_name", "type", "created_at"),
-        Index("ix_events_type_repo", "type", "repo_name"),
-        Index("ix_events_action_type_created", "action", "type", "created_at"),
-        Index("ix_events_repo_id", "repo_id"),  # a repository's events across renames (visibility)
-    )
+    # Few indexes keep ingest fast: aggregates read event_hours / event_repos. By GitHub id and time: a
+    # repository's events across renames (visibility; a concealed repository's window).
+    __table_args__ = (Index("ix_events_repo_type_created", "repo_name", "type", "created_at"),
+                      Index("ix_events_repo_id_created", "repo_id", "created_at"))  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     type: Mapped[str] = mapped_column(String(64))
@@ -377,17 +371,29 @@ class WebhookCount(db.Model):
 
 
 class EventHour(db.Model):
-    """Events per hour, type, action (action "" for none) and `public` flag, kept in step with `events` at ingest.
-
-    Window counts over all repositories read these rows for whole hours and the raw events only
-    for the partial hour at the window's start (events/queries.py), so they cost hours, not events.
-    """
+    """Events per hour, type, action ("" for none) and `public` flag, kept in step with `events` at ingest:
+    window counts over all repositories read whole hours here (events/queries.py), not the events."""
 
     __tablename__ = "event_hours"
 
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     type: Mapped[str] = mapped_column(String(64), primary_key=True)
     action: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    public: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)  # the events' `public` flag
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    oldest: Mapped[datetime] = mapped_column(UTCDateTime)
+    newest: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EventRepo(db.Model):
+    """Events per repository (name "" / id 0 when absent), type, action and `public` flag (event_hours' twin)."""
+
+    __tablename__ = "event_repos"
+
+    repo_name: Mapped[str] = mapped_column(String(140), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    repo_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, default=0)
     public: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)  # the events' `public` flag
     count: Mapped[int] = mapped_column(BigInteger, default=0)
     oldest: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, literal, select
 
+from events import repos
 from infra.extensions import conflict_insert
 from models import Event, EventHour
 
@@ -31,19 +32,19 @@ def next_hour(moment: datetime) -> datetime:
 
 
 def move_statement(staging: str, names: str) -> str:
-    """Return PostgreSQL's statement that moves new staged events and adds them to their hours.
+    """Return PostgreSQL's statement that moves new staged events and adds them to their hours and repositories.
 
     It answers one row: how many events were new. Every name is a module constant of the caller.
     """
     return (
         f"WITH moved AS (INSERT INTO events ({names}) SELECT {names} FROM {staging} "  # noqa: S608
-        "ON CONFLICT (id) DO NOTHING RETURNING type, action, created_at, public), "
+        "ON CONFLICT (id) DO NOTHING RETURNING type, action, created_at, public, repo_name, repo_id), "
         "counted AS (INSERT INTO event_hours (hour, type, action, public, count, oldest, newest) "
         "SELECT date_trunc('hour', created_at, 'UTC'), type, coalesce(action, ''), public, count(*), "
         "min(created_at), max(created_at) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
         "ON CONFLICT (hour, type, action, public) DO UPDATE SET count = event_hours.count + excluded.count, "
-        "oldest = least(event_hours.oldest, excluded.oldest), newest = greatest(event_hours.newest, excluded.newest)) "
-        "SELECT count(*) FROM moved"
+        "oldest = least(event_hours.oldest, excluded.oldest), newest = greatest(event_hours.newest, excluded.newest)), "
+        f"{repos.UPSERT_CTE} SELECT count(*) FROM moved"
     )
 
 

@@ -1,4 +1,5 @@
-"""Compute seed 003's event metrics in SQL: aggregates over the `events` table, never rows in Python.
+"""Compute seed 003's event metrics in SQL, never rows in Python: from the per-hour (`event_hours`) and
+per-repository (`event_repos`) counts kept at ingest, and the raw events only where they cannot answer.
 
 Definitions (CONTRACT.md, "Seed 003 event metrics (fixed)"): the average time between adjacent
 events is (newest - oldest) / (n - 1) seconds, 2 dp, null below 2 events; counts are per type
@@ -7,8 +8,7 @@ within the last `offset` seconds; busy repositories have strictly more than a mi
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -19,8 +19,7 @@ from analysis import metrics
 from events import hours
 from events.kinds import EVENT_TYPES, LEGACY_COUNT_KEYS, count_key
 from infra.extensions import db
-from infra.pagination import paginate
-from models import Event, EventHour, utcnow
+from models import Event, EventHour, EventRepo, utcnow
 
 ALL = "all"
 
@@ -34,11 +33,33 @@ class EventFilter:
     repository_name: str | None = None
     since: datetime | None = None
     # What the reader may see, from the visibility rule (reports/projects.py, `event_visibility`):
-    # `visible` selects the events shown (None: all); `public_only` reads only the public hours of
-    # `event_hours`; `concealed` selects the public events those hours count that are still not shown.
+    # `visible` selects the events shown (None: all) and `visible_repos` their `event_repos` rows;
+    # `public_only` reads only the public hours of `event_hours`; `concealed` selects the public
+    # events those hours count that are still not shown (`concealed_repos`: their `event_repos` rows).
     visible: Any = None
+    visible_repos: Any = None
     public_only: bool = False
     concealed: Any = None
+    concealed_repos: Any = None
+
+    def repo_conditions(self) -> list[ColumnElement[bool]]:
+        """Return the WHERE clauses of these filters on `event_repos` (no window: it has none)."""
+        where: list[ColumnElement[bool]] = []
+        if self.visible_repos is not None:
+            where.append(self.visible_repos)
+        where += self.repo_kind_conditions()
+        if self.repository_name is not None:
+            where.append(EventRepo.repo_name == self.repository_name)
+        return where
+
+    def repo_kind_conditions(self) -> list[ColumnElement[bool]]:
+        """Return the WHERE clauses of the type and action filters on `event_repos`."""
+        where: list[ColumnElement[bool]] = []
+        if self.event_type is not None:
+            where.append(EventRepo.type == self.event_type)
+        if self.action is not None:
+            where.append(EventRepo.action == self.action.lower())
+        return where
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """Return the WHERE clauses of these filters."""
@@ -124,37 +145,106 @@ def _hour_spans(filters: EventFilter, start: datetime | None) -> dict[str, Span]
     return {kind: Span(int(count), oldest, newest) for kind, count, oldest, newest in db.session.execute(query)}
 
 
+def _repo_spans(filters: EventFilter) -> dict[str, Span]:
+    """Spans by type from `event_repos` (every time: it has no window)."""
+    query = (
+        select(EventRepo.type, func.sum(EventRepo.count), func.min(EventRepo.oldest), func.max(EventRepo.newest))
+        .where(*filters.repo_conditions())
+        .group_by(EventRepo.type)
+    )
+    return {kind: Span(int(count), oldest, newest) for kind, count, oldest, newest in db.session.execute(query)}
+
+
+def _windowed(filters: EventFilter, wholes: dict[str, Span]) -> dict[str, Span]:
+    """Cut each type's span of every time (from `event_repos`) to the filters' window, reading the smaller side.
+
+    A window that starts before a type's first event keeps it all and one after its last keeps
+    nothing; otherwise either the type's events in the window are counted, or (when the time-uniform
+    estimate puts fewer before the start) those before it, taken from the whole, with the oldest in
+    the window found by one index probe. All types are read in one statement of scalar subqueries.
+    """
+    since = filters.since
+    if since is None:
+        return wholes
+    found: dict[str, Span] = {}
+    columns: list[Any] = []
+    plans: list[tuple[str, bool, Span]] = []  # (type, counted from the whole, whole)
+    for kind, whole in wholes.items():
+        if whole.oldest is None or whole.newest is None or since <= whole.oldest:
+            found[kind] = whole
+            continue
+        if since > whole.newest:
+            continue
+        inside = replace(filters, event_type=kind).conditions()
+        share = (since - whole.oldest) / max(whole.newest - whole.oldest, timedelta(microseconds=1))
+        if share < 0.5:
+            before = [*replace(filters, event_type=kind, since=None).conditions(), Event.created_at < since]
+            columns += [select(func.count()).where(*before).scalar_subquery(),
+                        select(func.min(Event.created_at)).where(*inside).scalar_subquery()]  # fmt: skip
+        else:
+            columns += [select(func.count()).where(*inside).scalar_subquery(),
+                        select(func.min(Event.created_at)).where(*inside).scalar_subquery(),
+                        select(func.max(Event.created_at)).where(*inside).scalar_subquery()]  # fmt: skip
+        plans.append((kind, share < 0.5, whole))
+    values = list(db.session.execute(select(*columns)).one()) if columns else []
+    for kind, from_whole, whole in plans:
+        if from_whole:
+            earlier, oldest = values.pop(0), values.pop(0)
+            found[kind] = Span(whole.count - earlier, oldest, whole.newest)
+        else:
+            count, oldest, newest = values.pop(0), values.pop(0), values.pop(0)
+            found[kind] = Span(count or 0, oldest, newest)
+    return found
+
+
 def _drop_concealed(found: dict[str, Span], filters: EventFilter, start: datetime | None) -> None:
     """Take out of the hours' spans the public events the reader may not see (`filters.concealed`).
 
-    Counts are subtracted; an oldest or newest time that may be such an event is looked up again
-    among the visible events (one index probe on type and time).
+    Their spans by type are those of their `event_repos` rows cut to the hours' region (from
+    `start` on) like a repository's window (`_windowed`: only the smaller side of `start` is read
+    from the events, through the index on GitHub id and time). Counts are subtracted; an oldest or
+    newest time that may be such an event is looked up again among the visible events (one index
+    probe on time).
     """
     if filters.concealed is None:
         return
     region = [Event.created_at >= start] if start is not None else []
     when = Event.created_at
-    query = select(Event.type, func.count(), func.min(when), func.max(when))
-    query = query.where(*filters.kind_conditions(), *region, filters.concealed).group_by(Event.type)
-    for kind, count, first, last in list(db.session.execute(query)):
+    if filters.concealed_repos is not None:
+        counters = select(
+            EventRepo.type, func.sum(EventRepo.count), func.min(EventRepo.oldest), func.max(EventRepo.newest)
+        ).where(*filters.repo_kind_conditions(), filters.concealed_repos)
+        wholes = {
+            kind: Span(int(n), lo, hi) for kind, n, lo, hi in db.session.execute(counters.group_by(EventRepo.type))
+        }
+        hidden = _windowed(replace(filters, visible=filters.concealed, repository_name=None, since=start), wholes)
+    else:
+        query = select(Event.type, func.count(), func.min(when), func.max(when))
+        query = query.where(*filters.kind_conditions(), *region, filters.concealed).group_by(Event.type)
+        hidden = {kind: Span(n, lo, hi) for kind, n, lo, hi in db.session.execute(query)}
+    for kind, gone in hidden.items():
         total = found.get(kind)
-        if total is None or total.count <= count:
+        if not gone.count or gone.oldest is None or gone.newest is None:
+            continue
+        if total is None or total.oldest is None or total.newest is None or total.count <= gone.count:
             found.pop(kind, None)
             continue
-        where = [*dataclasses.replace(filters, event_type=kind, since=None).conditions(), *region]
-        oldest = total.oldest if first > total.oldest else db.session.scalar(select(func.min(when)).where(*where))
-        newest = total.newest if last < total.newest else db.session.scalar(select(func.max(when)).where(*where))
-        found[kind] = Span(total.count - count, oldest, newest)
+        where = [*replace(filters, event_type=kind, since=None).conditions(), *region]
+        oldest = total.oldest if gone.oldest > total.oldest else db.session.scalar(select(func.min(when)).where(*where))
+        newest = total.newest if gone.newest < total.newest else db.session.scalar(select(func.max(when)).where(*where))
+        found[kind] = Span(total.count - gone.count, oldest, newest)
 
 
 def spans_by_type(filters: EventFilter) -> dict[str, Span]:
     """Return the span of the matching events of each type present, in type order.
 
-    Over all repositories the whole hours of the window are read from `event_hours` and only the
-    partial hour at its start from the events; a repository's events are read directly (indexed).
+    A repository's spans come from `event_repos` (only the rows the reader may see), cut to the
+    window type by type. Over all repositories the whole hours of the window are read from
+    `event_hours` (only the public ones for an anonymous reader, less the public events of
+    concealed repositories) and only the partial hour at its start from the events.
     """
     if filters.repository_name is not None:
-        found = _raw_spans(filters)
+        found = _windowed(filters, _repo_spans(filters))
     else:
         start = hours.next_hour(filters.since) if filters.since is not None else None
         found = _hour_spans(filters, start)
@@ -167,10 +257,6 @@ def spans_by_type(filters: EventFilter) -> dict[str, Span]:
 
 def span(filters: EventFilter) -> Span:
     """Count the matching events and find the oldest and newest."""
-    if filters.repository_name is not None:  # one aggregate over the repository's index entries
-        query = select(func.count(), func.min(Event.created_at), func.max(Event.created_at))
-        count, oldest, newest = db.session.execute(query.where(*filters.conditions())).one()
-        return Span(count or 0, oldest, newest)
     total = Span(0, None, None)
     for found in spans_by_type(filters).values():
         total = _merge(total, found)
@@ -213,16 +299,16 @@ def total_count(filters: EventFilter) -> dict[str, Any]:
 
 def multiple_events_repos(filters: EventFilter, minimal_events_count: int) -> dict[str, Any]:
     """Return repositories with strictly more than `minimal_events_count` events of a type (busiest first)."""
-    event_type = filters.event_type
-    count = func.count().label("n")
+    total = func.sum(EventRepo.count)
     query = (
-        select(Event.repo_name, count)
-        .where(*filters.conditions(), Event.repo_name.is_not(None))
-        .group_by(Event.repo_name)
-        .having(func.count() > minimal_events_count)
-        .order_by(count.desc(), Event.repo_name)
+        select(EventRepo.repo_name, total.label("n"))
+        .where(*filters.repo_conditions(), EventRepo.repo_name != "")
+        .group_by(EventRepo.repo_name)
+        .having(total > minimal_events_count)
+        .order_by(total.desc(), EventRepo.repo_name)
     )
-    return {"event_type": event_type, "repositories": {name: n for name, n in db.session.execute(query)}}
+    repositories = {name: int(n) for name, n in db.session.execute(query)}
+    return {"event_type": filters.event_type, "repositories": repositories}
 
 
 NEWEST_FIRST = (Event.created_at.desc(), Event.id.desc())
@@ -246,13 +332,15 @@ def event_json(event: Event) -> dict[str, Any]:
 
 def list_events(filters: EventFilter, page: int, per_page: int) -> dict[str, Any]:
     """Return one page of matching events, newest first, with the total count."""
-    found = paginate(select(Event).where(*filters.conditions()), NEWEST_FIRST, page, per_page)
+    total = span(filters).count  # from the per-hour and per-repository counts, not a count of rows
+    query = select(Event).where(*filters.conditions()).order_by(*NEWEST_FIRST)
+    found = db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)) if total else []
     return {
-        "events": [event_json(e) for e in found.items],
+        "events": [event_json(e) for e in found],
         "page": page,
         "per_page": per_page,
-        "total": found.total,
-        "pages": (found.total + per_page - 1) // per_page,  # 0 when nothing matches (unlike Page.pages)
+        "total": total,
+        "pages": (total + per_page - 1) // per_page,  # 0 when nothing matches (unlike Page.pages)
     }
 
 

@@ -26,7 +26,7 @@ from analysis import metrics
 from infra.admin import request_is_admin
 from infra.errors import APIError
 from infra.extensions import db
-from models import MAX_INT32, Event, Project
+from models import MAX_INT32, Event, EventRepo, Project
 
 
 def _shared(project: Project) -> dict[str, Any]:
@@ -142,8 +142,10 @@ def event_visibility(admin: bool | None = None) -> dict[str, Any]:
 
     An event names its repository by GitHub id (kept across renames) and name: a concealed tracked
     repository is matched by id, and by name only for an event without an id or a repository
-    without one. `visible` is the rule as SQL; `concealed` is exactly the public events it leaves
-    out (index-friendly, by id), so per-hour counters of public events can be corrected.
+    without one. `visible` is the rule as SQL on `events`, `visible_repos` the same rule on the
+    per-repository counters (`event_repos`, which keep a missing name as "" and a missing id as 0);
+    `concealed` (`concealed_repos`) is exactly the public events (counter rows) it leaves out
+    (index-friendly, by id), so per-hour counters of public events can be corrected.
     """
     if reader_is_admin() if admin is None else admin:
         return {}
@@ -151,20 +153,32 @@ def event_visibility(admin: bool | None = None) -> dict[str, Any]:
     ids = sorted({i for _, i in rows if i is not None})
     names = sorted({key for key, _ in rows})
     unnumbered = sorted({key for key, i in rows if i is None})
-    name = func.lower(Event.repo_name)
-    visible: list[ColumnElement[bool]] = [Event.public.is_(True)]
+    visible, concealed = _event_rule(Event.public, Event.repo_id, Event.repo_name, Event.repo_id.is_(None),
+                                     Event.repo_name.is_(None), ids, names, unnumbered)  # fmt: skip
+    visible_repos, concealed_repos = _event_rule(EventRepo.public, EventRepo.repo_id, EventRepo.repo_name,
+                                                 EventRepo.repo_id == 0, EventRepo.repo_name == "", ids, names,
+                                                 unnumbered)  # fmt: skip
+    return {"visible": visible, "visible_repos": visible_repos, "public_only": True, "concealed": concealed,
+            "concealed_repos": concealed_repos}  # fmt: skip
+
+
+def _event_rule(public: Any, repo_id: Any, repo_name: Any, no_id: Any, no_name: Any, ids: list[int],
+                names: list[str], unnumbered: list[str]) -> tuple[Any, Any]:  # fmt: skip
+    """Return (the visible events, the public events left out or None) as SQL over these columns."""
+    name = func.lower(repo_name)
+    visible: list[ColumnElement[bool]] = [public.is_(True)]
     matches: list[ColumnElement[bool]] = []
     if ids:
-        visible.append(or_(Event.repo_id.is_(None), Event.repo_id.not_in(ids)))
-        matches.append(Event.repo_id.in_(ids))
+        visible.append(or_(no_id, repo_id.not_in(ids)))
+        matches.append(repo_id.in_(ids))
     if names:
-        visible.append(or_(Event.repo_id.is_not(None), Event.repo_name.is_(None), name.not_in(names)))
-        matches.append(and_(Event.repo_id.is_(None), name.in_(names)))
+        visible.append(or_(~no_id, no_name, name.not_in(names)))
+        matches.append(and_(no_id, name.in_(names)))
     if unnumbered:
-        visible.append(or_(Event.repo_name.is_(None), name.not_in(unnumbered)))
+        visible.append(or_(no_name, name.not_in(unnumbered)))
         matches.append(name.in_(unnumbered))
-    concealed = and_(Event.public.is_(True), or_(*matches)) if matches else None
-    return {"visible": and_(*visible), "public_only": True, "concealed": concealed}
+    concealed = and_(public.is_(True), or_(*matches)) if matches else None
+    return and_(*visible), concealed
 
 
 def visible_events() -> ColumnElement[bool]:

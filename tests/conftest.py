@@ -27,7 +27,7 @@ pytest_plugins = ["tests.fixtures_git", "tests.fixtures_github", "tests.refresh_
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
     "refresh_job_items", "refresh_jobs", "repo_updates", "commits", "deleted_repositories", "webhook_deliveries",
-    "webhook_counts", "event_hours",
+    "webhook_counts", "event_hours", "event_repos",
     "events", "event_sources", "http_cache", "loc_blobs", "projects",
 )  # fmt: skip
 
