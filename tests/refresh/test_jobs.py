@@ -226,6 +226,7 @@ def test_sigkilled_worker_mid_refresh_is_recovered(
     # c's first answer waits until the stand-in stops: c is mid-refresh when its worker dies, however slow
     # the machine (the fault answers once: the retry on the survivor gets the normal answer).
     github.inject("/repos/octo-owner/c/languages", delay(3600))
+    rq_workers.env["GITHUB_READ_TIMEOUT"] = "3600"  # nor may the client give up on it and retry meanwhile
     first = rq_workers.start(new_session=True)
     second = rq_workers.start(new_session=True)
     client = rq_app.test_client()
@@ -270,6 +271,7 @@ def test_sigterm_stops_a_worker_cleanly_and_its_job_is_retried(
     # One answer that waits until the stand-in stops, far over HerokuWorker's 6 s grace: SIGTERM
     # arrives while the job waits on it, however slow the machine (the retry gets the normal answer).
     github.inject("/repos/octo-owner/slow/languages", delay(3600))
+    rq_workers.env["GITHUB_READ_TIMEOUT"] = "3600"  # nor may the client give up on it and retry meanwhile
     first = rq_workers.start()
     client = rq_app.test_client()
     job_id = client.post("/api/refresh").get_json()["job_id"]
