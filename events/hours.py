@@ -50,16 +50,7 @@ def move_statement(staging: str, names: str) -> str:
 
 def add_rows(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Add events (already inserted, each once) to their hours (the portable path)."""
-    sums: dict[tuple[datetime, str, str, bool], list[Any]] = {}
-    for row in rows:
-        at = row["created_at"]
-        key = (hour_of(at), row["type"], row["action"] or "", row["public"])
-        found = sums.get(key)
-        if found is None:
-            sums[key] = [1, at, at]
-        else:
-            found[0] += 1
-            found[1], found[2] = min(found[1], at), max(found[2], at)
+    sums = repos.tally(rows, lambda r: (hour_of(r["created_at"]), r["type"], r["action"] or "", r["public"]))
     if not sums:
         return
     table = EventHour.__table__

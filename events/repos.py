@@ -8,7 +8,7 @@ A missing repository name is kept as "" and a missing id as 0 (GitHub's are neve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -29,18 +29,23 @@ UPSERT_CTE = (
 )
 
 
-def add_rows(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Add events (already inserted, each once) to their repositories (the portable path)."""
-    sums: dict[tuple[str, str, str, int, bool], list[Any]] = {}
+def tally(rows: Iterable[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], Any]) -> dict[Any, list[Any]]:
+    """Return {key: [count, oldest, newest]} of the events' `created_at`, grouped by `key(row)`."""
+    sums: dict[Any, list[Any]] = {}
     for row in rows:
         at = row["created_at"]
-        key = (row["repo_name"] or "", row["type"], row["action"] or "", row["repo_id"] or 0, row["public"])
-        found = sums.get(key)
+        found = sums.get(key(row))
         if found is None:
-            sums[key] = [1, at, at]
+            sums[key(row)] = [1, at, at]
         else:
             found[0] += 1
             found[1], found[2] = min(found[1], at), max(found[2], at)
+    return sums
+
+
+def add_rows(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Add events (already inserted, each once) to their repositories (the portable path)."""
+    sums = tally(rows, lambda r: (r["repo_name"] or "", r["type"], r["action"] or "", r["repo_id"] or 0, r["public"]))
     if not sums:
         return
     table = EventRepo.__table__

@@ -233,6 +233,8 @@ def test_sigkilled_worker_mid_refresh_is_recovered(
     job_id = client.post("/api/refresh").get_json()["job_id"]
     c_id = wait_for(lambda: project_id(rq_app, "c"), timeout=600, message="project c to be discovered")
     holder = wait_for(lambda: worker_holding(redis_url, f"repo-{c_id}"), timeout=600, message="c to start")  # fmt: skip
+    languages = "/repos/octo-owner/c/languages"
+    wait_for(lambda: any(c.fault for c in github.calls(languages)), timeout=600, message="c's held answer")
     victim = first if holder.endswith("-0") else second
     for pid in [victim.pid, *descendants(victim.pid)]:  # the worker and its work-horse: a machine dies
         os.kill(pid, signal.SIGKILL)
