@@ -29,6 +29,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from infra.extensions import db
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# An event's payload is only stored and served back: PostgreSQL's json keeps it as checked text,
+# which is cheaper to ingest than jsonb's parsed form (issue 12).
+PayloadType = JSON()
 
 KIND_GITHUB = "github"
 KIND_GIT = "git"
@@ -327,7 +330,7 @@ class Event(db.Model):
     actor_id: Mapped[int | None] = mapped_column(BigInteger)
     actor_login: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    payload: Mapped[Any] = mapped_column(JSONType)
+    payload: Mapped[Any] = mapped_column(PayloadType)
     inserted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     public: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # GitHub's `public` flag
 

@@ -1,8 +1,9 @@
 """Benchmark event ingestion and the event metrics on PostgreSQL (`make bench-events`).
 
 Starts a private PostgreSQL (tests/servers.py), migrates it, stores 1,000,000 synthetic GitHub
-events through the poller's own path (`store.store_events`: map, COPY to a staging table,
-INSERT … ON CONFLICT DO NOTHING adding to `event_hours` and `event_repos`), then times each
+events through the poller's own path (`store.store_events`: map, COPY straight into `events` for
+batches of new events, or to a staging table and INSERT … ON CONFLICT DO NOTHING, adding to
+`event_hours` and `event_repos`), then times each
 metric endpoint through the app (median of 20 calls). Targets (issue 12): ≥ 30,000 events/s,
 each metric ≤ 100 ms. The machine is shared: the table shows the load average, and the CPU
 time ingest spent (this process + the PostgreSQL server), which the load does not inflate much.

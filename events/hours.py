@@ -36,9 +36,21 @@ def move_statement(staging: str, names: str) -> str:
 
     It answers one row: how many events were new. Every name is a module constant of the caller.
     """
+    return count_statement(
+        f"INSERT INTO events ({names}) SELECT {names} FROM {staging} "  # noqa: S608
+        f"ON CONFLICT (id) DO NOTHING RETURNING {COUNTED}"
+    )
+
+
+COUNTED = "type, action, created_at, public, repo_name, repo_id"  # what the counters read of a new event
+
+
+def count_statement(moved: str) -> str:
+    """Return PostgreSQL's statement that adds the events `moved` (a query answering COUNTED) to their
+    hours and repositories, answering one row: how many they were. `moved` is built from module constants.
+    """
     return (
-        f"WITH moved AS (INSERT INTO events ({names}) SELECT {names} FROM {staging} "  # noqa: S608
-        "ON CONFLICT (id) DO NOTHING RETURNING type, action, created_at, public, repo_name, repo_id), "
+        f"WITH moved AS ({moved}), "
         "counted AS (INSERT INTO event_hours (hour, type, action, public, count, oldest, newest) "
         "SELECT date_trunc('hour', created_at, 'UTC'), type, coalesce(action, ''), public, count(*), "
         "min(created_at), max(created_at) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import psycopg
 from sqlalchemy import Connection, Engine, Table, delete, select
 
 from events import hours, repos
@@ -23,6 +24,8 @@ ROUND = 1000  # rows formatted at once for COPY (the next round is formatted whi
 INSERT_CHUNK = 500  # rows per multi-row INSERT on SQLite (its limit is 32766 parameters)
 PRUNE_BATCH = 5000  # rows per DELETE, so pruning never holds long locks
 STAGING = "events_incoming"
+COUNTING = "events_counted"  # the counters' columns of events COPied straight into `events`
+DIRECT_FROM = ROUND  # batches of at least this many rows try COPY straight into `events` first
 COLUMNS = ("id", "type", "action", "repo_id", "repo_name", "actor_id", "actor_login", "created_at", "payload",
            "public", "inserted_at")  # fmt: skip
 
@@ -75,8 +78,9 @@ NULL = "\\N"  # COPY's text format for NULL
 _PLAIN_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00", re.ASCII)
 
 
-def jsonb_text(payload: Any) -> str:
-    """Serialise a payload for PostgreSQL's jsonb, which cannot hold U+0000 (GitHub texts sometimes do)."""
+def payload_text(payload: Any) -> str:
+    """Serialise a payload for PostgreSQL without U+0000 (GitHub texts sometimes hold it), which its text and
+    jsonb types cannot hold: a payload then reads back the same as any text column of the event."""
     text = _JSON(payload)
     if "\\u0000" in text:  # a cheap test; the walk below only runs for the rare payload that may need it
         text = _JSON(_strip_nul(payload))
@@ -135,19 +139,31 @@ def _copy_text(value: str | None) -> str:
     return value.translate(_COPY_ESCAPES) if "\\" in value or not value.isprintable() else value
 
 
+def _time_text(created_text: str, created_at: datetime) -> str:
+    return created_text if _PLAIN_TIME.fullmatch(created_text) else created_at.isoformat()
+
+
 def copy_line(fields: tuple[Any, ...], inserted_at: str) -> str:
     """Return one `events` row (event_fields' tuple) as a line of COPY's text format, in COLUMNS order."""
     event_id, kind, action, repo_id, repo_name, actor_id, actor_login, created_at, payload, public, created_text = (
         fields
     )
-    payload_text = jsonb_text(payload)
-    if "\\" in payload_text:
-        payload_text = payload_text.replace("\\", "\\\\")
+    payload = payload_text(payload)
+    if "\\" in payload:
+        payload = payload.replace("\\", "\\\\")
     return (
         f"{event_id}\t{_copy_text(kind)}\t{_copy_text(action)}\t{NULL if repo_id is None else repo_id}\t"
         f"{_copy_text(repo_name)}\t{NULL if actor_id is None else actor_id}\t{_copy_text(actor_login)}\t"
-        f"{created_text if _PLAIN_TIME.fullmatch(created_text) else created_at.isoformat()}\t{payload_text}\t"
-        f"{'t' if public else 'f'}\t{inserted_at}\n"
+        f"{_time_text(created_text, created_at)}\t{payload}\t{'t' if public else 'f'}\t{inserted_at}\n"
+    )
+
+
+def counted_line(fields: tuple[Any, ...]) -> str:
+    """Return what the counters read of one row (event_fields' tuple) as a COPY line, in hours.COUNTED order."""
+    _, kind, action, repo_id, repo_name, _, _, created_at, _, public, created_text = fields
+    return (
+        f"{_copy_text(kind)}\t{_copy_text(action)}\t{_time_text(created_text, created_at)}\t"
+        f"{'t' if public else 'f'}\t{_copy_text(repo_name)}\t{NULL if repo_id is None else repo_id}\n"
     )
 
 
@@ -173,52 +189,122 @@ def _copy_lines(rows: list[tuple[Any, ...]], stamp: str) -> bytes:
     return "".join([copy_line(row, stamp) for row in rows]).encode()
 
 
+def _stream(copy: Any, rows: list[tuple[Any, ...]], format_round: Callable[[list[tuple[Any, ...]]], bytes]) -> None:
+    """Write rows to a COPY in rounds of ROUND, formatting the next round in a helper thread while one streams.
+
+    The driver releases the GIL while it waits on PostgreSQL, so both cores work.
+    """
+    rounds = [rows[i : i + ROUND] for i in range(0, len(rows), ROUND)]
+    if len(rounds) == 1:  # a page of the poller: no helper thread
+        copy.write(format_round(rounds[0]))
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-lines") as helper:
+        upcoming = helper.submit(format_round, rounds[0])
+        for index in range(len(rounds)):
+            data = upcoming.result()
+            if index + 1 < len(rounds):
+                upcoming = helper.submit(format_round, rounds[index + 1])
+            copy.write(data)
+
+
 def _copy_insert(conn: Connection, rows: list[tuple[Any, ...]], now: datetime) -> int:
     """COPY rows into a session-private staging table, then move the new ones over in one statement.
 
-    COPY is PostgreSQL's bulk path (no per-row statement); the lines are formatted here, in one
-    string per ROUND rows rather than value by value by the driver, the next round in a helper
-    thread while this one streams to PostgreSQL (the driver releases the GIL while it waits), so
-    both cores work. ON CONFLICT DO NOTHING … RETURNING then names exactly the rows this call
-    added, and the same statement adds them to `event_hours` and `event_repos`.
+    COPY is PostgreSQL's bulk path (no per-row statement), fed by `_stream`. ON CONFLICT DO
+    NOTHING … RETURNING then names exactly the rows this call added, and the same statement adds
+    them to `event_hours` and `event_repos`.
     """
     names, stamp = ", ".join(COLUMNS), now.isoformat()
-    rounds = [rows[i : i + ROUND] for i in range(0, len(rows), ROUND)]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    # Every name in these statements is a module constant: no input reaches the SQL text.
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (LIKE events) ON COMMIT DELETE ROWS")
     with cursor.copy(f"COPY {STAGING} ({names}) FROM STDIN") as copy:
-        if len(rounds) == 1:  # a page of the poller: no helper thread
-            copy.write(_copy_lines(rounds[0], stamp))
-        else:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-lines") as helper:
-                upcoming = helper.submit(_copy_lines, rounds[0], stamp)
-                for index in range(len(rounds)):
-                    data = upcoming.result()
-                    if index + 1 < len(rounds):
-                        upcoming = helper.submit(_copy_lines, rounds[index + 1], stamp)
-                    copy.write(data)
-    # Every name in these statements is a module constant: no input reaches the SQL text.
+        _stream(copy, rows, lambda part: _copy_lines(part, stamp))
     cursor.execute(hours.move_statement(STAGING, names))
     return int(cursor.fetchone()[0])
 
 
+class _Rounds:
+    """Map raw events to COPY data round by round (called in `_stream`'s helper thread, in order),
+    keeping what the counters read of them and what was seen."""
+
+    def __init__(self, stamp: str) -> None:
+        self.stamp, self.ids, self.counted, self.problems = stamp, set[int](), list[bytes](), list[str]()
+
+    def __call__(self, part: list[Any]) -> bytes:
+        rows = []
+        for raw in part:
+            row = _mapped(raw, self.problems)
+            if row is not None and row[0] not in self.ids:  # overlapping pages may repeat an event
+                self.ids.add(row[0])
+                rows.append(row)
+        self.counted.append("".join([counted_line(row) for row in rows]).encode())
+        return _copy_lines(rows, self.stamp)
+
+
+def _store_direct(raws: list[Any], now: datetime, engine: Engine) -> StoreResult | None:
+    """Store a large batch by COPY straight into `events` (PostgreSQL); None if an event was already there.
+
+    A backfill or a first poll holds no known event: this skips the staging table, and mapping and
+    formatting each round overlap the server's index work on the one before. The counters'
+    columns go to a second temporary table that then feeds `event_hours` and `event_repos`. If an
+    event is already stored (or a concurrent call stores one first), the transaction is rolled
+    back and the caller takes the general path.
+    """
+    rounds = _Rounds(now.isoformat())
+    names = ", ".join(COLUMNS)
+    try:
+        with engine.begin() as conn:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            # Every name in these statements is a module constant: no input reaches the SQL text.
+            with cursor.copy(f"COPY events ({names}) FROM STDIN") as copy:
+                _stream(copy, raws, rounds)
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {COUNTING} ON COMMIT DELETE ROWS "
+                           f"AS SELECT {hours.COUNTED} FROM events WITH NO DATA")  # fmt: skip
+            with cursor.copy(f"COPY {COUNTING} ({hours.COUNTED}) FROM STDIN") as copy:
+                for data in rounds.counted:
+                    copy.write(data)
+            cursor.execute(hours.count_statement(f"SELECT {hours.COUNTED} FROM {COUNTING}"))  # noqa: S608
+            inserted = int(cursor.fetchone()[0])
+    except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+        return None
+    for problem in rounds.problems:
+        log.warning("skipping a malformed event: %s", problem)
+    return StoreResult(len(raws), inserted, len(rounds.problems), max(rounds.ids, default=None))
+
+
+def _mapped(raw: Any, problems: list[str] | None = None) -> tuple[Any, ...] | None:
+    """Return event_fields of one raw event, or None if it is not a usable event object: why is
+    logged, or added to `problems` when given."""
+    try:
+        if not _is_mapping(raw):
+            raise MalformedEvent(f"an event is a JSON object, not {type(raw).__name__}")
+        return event_fields(raw)
+    except MalformedEvent as exc:
+        if problems is None:
+            log.warning("skipping a malformed event: %s", exc)
+        else:
+            problems.append(str(exc))
+        return None
+
+
 def store_events(raw_events: Iterable[Any], engine: Engine | None = None) -> StoreResult:
     """Store the events not stored yet; count what was new and what could not be read."""
+    raws, now, engine = list(raw_events), utcnow(), engine or db.engine
+    if engine.dialect.name == "postgresql" and len(raws) >= DIRECT_FROM:
+        stored = _store_direct(raws, now, engine)
+        if stored is not None:
+            return stored
     rows: dict[int, tuple[Any, ...]] = {}
-    malformed, seen, now = 0, 0, utcnow()
-    for raw in raw_events:
-        seen += 1
-        try:
-            row = event_fields(raw) if _is_mapping(raw) else None
-        except MalformedEvent as exc:
-            log.warning("skipping a malformed event: %s", exc)
-            row = None
+    malformed = 0
+    for raw in raws:
+        row = _mapped(raw)
         if row is None:
             malformed += 1
             continue
         rows.setdefault(row[0], row)  # overlapping pages may repeat an event
     inserted = insert_rows(list(rows.values()), now, engine)
-    return StoreResult(seen, inserted, malformed, max(rows, default=None))
+    return StoreResult(len(raws), inserted, malformed, max(rows, default=None))
 
 
 def prune_events(retention_days: int, engine: Engine | None = None) -> int:

@@ -164,6 +164,6 @@ def test_payload_text_with_nul_is_stored(app: Any, backend: str) -> None:
     with app.app_context():
         assert store.store_events([event]).inserted == 1
         payload = db.session.get(Event, 77).payload
-    # PostgreSQL's jsonb cannot hold U+0000: it is dropped there (the escaped text "\\u0000" is kept).
+    # PostgreSQL cannot hold U+0000 in text: it is dropped there (the escaped text "\\u0000" is kept).
     expected = {"body": "fixed", "path": ["a\\u0000b"]} if backend == "postgresql" else comment
     assert payload == expected

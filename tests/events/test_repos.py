@@ -9,6 +9,7 @@ metric read from it with the same computation over the raw input, on PostgreSQL 
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -179,7 +180,7 @@ def test_odd_characters_are_stored_exactly_and_nul_dropped(app: Any) -> None:
         assert store.store_events([event]).inserted == 1
         row = db.session.get(Event, 77)
         assert (row.repo_name, row.actor_login, row.action) == (f"o/{clean}", clean, clean.lower())
-        # jsonb cannot hold U+0000 either; SQLite's JSON keeps the payload as sent
+        # PostgreSQL's payload drops U+0000 too; SQLite's JSON keeps the payload as sent
         text = clean if db.engine.dialect.name == "postgresql" else odd
         assert row.payload == {"action": text, "body": text, text: [text, 1.5, None]}
         assert stored_rows() == {(f"o/{clean}", "PushEvent", clean.lower(), 9, True): (1, NOW, NOW)}
@@ -196,3 +197,46 @@ def test_a_batch_of_several_copy_rounds_is_stored_once(app: Any) -> None:
         for hour, count in db.session.execute(select(EventHour.hour, EventHour.count)):
             stored_hours[hour] += count
         assert stored_hours == hours
+
+
+def test_a_large_batch_with_repeats_odd_text_and_malformed_events_is_stored_exactly(app: Any) -> None:
+    """A batch of at least DIRECT_FROM events takes the COPY straight into `events` on PostgreSQL."""
+    odd = "tab\there\nnew\\line\rcr\x00nul ünï \\N"
+    events = sample(count=store.DIRECT_FROM + 20, seed=11)
+    events[7] = {**events[7], "actor": {"id": 1, "login": odd}, "payload": {"action": odd, odd: [odd]},
+                 "repo": {"id": 9, "name": f"o/{odd}"}}  # fmt: skip
+    batch = [*events, events[3], {"type": "PushEvent"}, "not an object", {**events[0], "id": "x"}]
+    clean = odd.replace("\x00", "")
+    with app.app_context():
+        result = store.store_events(batch)
+        assert (result.seen, result.inserted, result.malformed) == (len(events) + 4, len(events), 3)
+        assert result.newest_id == 5000 + len(events) - 1
+        row = db.session.get(Event, 5007)
+        assert (row.repo_name, row.actor_login, row.action) == (f"o/{clean}", clean, clean.lower())
+        fixed = [{**e, "repo": {"id": 9, "name": f"o/{clean}"}, "payload": {"action": clean}} if e is events[7] else e
+                 for e in events]  # fmt: skip
+        assert stored_rows() == expected_rows(fixed)
+        assert sum(db.session.scalars(select(EventHour.count))) == len(events)
+        assert store.store_events(batch).inserted == 0  # all known: the general path counts nothing twice
+        assert stored_rows() == expected_rows(fixed)
+
+
+def test_concurrent_overlapping_batches_store_each_event_once(app: Any) -> None:
+    """Two callers storing overlapping large batches at once: each event is counted by exactly one."""
+    events = sample(count=3 * store.ROUND, seed=12)
+    halves = [events[: 2 * store.ROUND], events[store.ROUND :]]
+    inserted: list[int] = []
+
+    def run(part: list[dict[str, Any]]) -> None:
+        with app.app_context():
+            inserted.append(store.store_events(part).inserted)
+
+    threads = [threading.Thread(target=run, args=(part,)) for part in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        assert sum(inserted) == len(events) and len(inserted) == 2
+        assert stored_rows() == expected_rows(events)
+        assert sum(db.session.scalars(select(EventHour.count))) == len(events)
