@@ -8,6 +8,7 @@ queue, so memory stays flat however long the history is.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import logging
 import os
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from typing import Any
 
 from analysis.gitcmd import FALLBACK_BIG_FILE_BYTES, GitError, Mirror, as_mirror, base_env
 from analysis.gitlog import LOG_ARGS, MIN_CHUNK, Repo, _check_revs, _rev_list, checked_shas, split_chunks
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 2000
 READ_BYTES = 1 << 20
+PIPE_BYTES = 1 << 20  # Linux's default cap for an unprivileged pipe (/proc/sys/fs/pipe-max-size)
 QUEUE_BATCHES = 4
 _DONE = object()
 
@@ -163,6 +166,7 @@ def _log_once(mirror: Mirror, args: list[str], stdin: bytes | None, excluded: It
                 feeder = threading.Thread(target=_feed, args=(proc, stdin), daemon=True)
                 feeder.start()
             assert proc.stdout is not None
+            _widen_pipe(proc.stdout)
             try:
                 yield from iter_log(_tokens(proc.stdout), excluded)
             except ValueError:
@@ -183,6 +187,12 @@ def _log_once(mirror: Mirror, args: list[str], stdin: bytes | None, excluded: It
             errors.seek(0)
             detail = redact(errors.read(64 * 1024).decode("utf-8", "replace").strip(), list(mirror.secrets))
             raise GitError(f"git log failed (exit {code}): {detail}")
+
+
+def _widen_pipe(stream: Any) -> None:
+    """Let git write up to PIPE_BYTES ahead of the parser, so it goes on while batches are stored (Linux)."""
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -53,19 +54,6 @@ def dir_size(path: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(dirpath, name)).st_size
     return total
-
-
-def parse_ls_remote(text: str) -> tuple[str | None, dict[str, str]]:
-    """Return (HEAD's target ref or None, {refs/heads/<name>: sha}) from `git ls-remote --symref` output."""
-    head_ref: str | None = None
-    heads: dict[str, str] = {}
-    for line in text.splitlines():
-        left, _, name = line.partition("\t")
-        if left.startswith("ref: ") and name == "HEAD":
-            head_ref = left.removeprefix("ref: ")
-        elif name.startswith("refs/heads/"):
-            heads[name] = left
-    return head_ref, heads
 
 
 class RepoCache:
@@ -127,11 +115,7 @@ class RepoCache:
         replaces a partial mirror by a complete one. `expected_bytes` (GitHub's `size`) is checked
         against max_bytes, and room is made for it by eviction, before a clone.
         """
-        check_key(key)
-        check_clone_url(clone_url)
-        if self.policy is not None:
-            self.policy.check(clone_url)
-        secrets = self.secrets + ((auth.token,) if auth is not None and auth.token else ())
+        secrets = self._checked(key, clone_url, auth)
         try:
             with self._locked(key):
                 if complete:
@@ -152,6 +136,24 @@ class RepoCache:
                 self.evict(keep=key)
             except OSError:
                 log.exception("evicting git mirrors under %s failed", self.root)
+
+    def _checked(self, key: str, url: str, auth: GitAuth | None) -> tuple[str, ...]:
+        """Refuse a bad key or URL (and one the policy forbids); return the secrets git's messages must not show."""
+        check_key(key)
+        check_clone_url(url)
+        if self.policy is not None:
+            self.policy.check(url)
+        return self.secrets + ((auth.token,) if auth is not None and auth.token else ())
+
+    @contextlib.contextmanager
+    def snapshot(self, key: str, url: str, auth: GitAuth | None = None, branch: str | None = None) -> Iterator[Mirror]:
+        """Yield a depth-1 bare clone of `branch` (else the remote's HEAD) in a temporary directory of its own
+        (root/tmp/<key>/ is the clone's), deleted afterwards: its tree can be counted while the history is cloned."""
+        secrets = self._checked(key, url, auth)
+        with tempfile.TemporaryDirectory(prefix="pt-snapshot-") as scratch:
+            taken = partial.snapshot(Path(scratch) / f"{key}.git", url, self._remote_env(url, auth), secrets,
+                                     self.git_timeout, self.limits, branch)  # fmt: skip
+            yield replace(taken, big_file_bytes=self.big_file_bytes)
 
     def make_room(self, key: str, expected_bytes: int) -> None:
         """Before cloning `key`: refuse a repository larger than the cache, else evict to fit it."""
@@ -356,7 +358,7 @@ class RepoCache:
             opts = remote_options(clone_url)
             args = [*opts, "ls-remote", "--symref", clone_url, "HEAD"]
             listing = run_git(args, cwd=mirror.path, auth_env=env, timeout=self.git_timeout, secrets=mirror.secrets)
-            wanted = parse_ls_remote(listing.stdout.decode("utf-8", "replace"))[0] or current
+            wanted = partial.parse_ls_remote(listing.stdout.decode("utf-8", "replace"))[0] or current
         if wanted != current and wanted in heads:
             mirror.git(["symbolic-ref", "HEAD", wanted])
 

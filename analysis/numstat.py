@@ -41,6 +41,9 @@ class _Totals:
     churn: int = 0
 
 
+VERDICTS = 100_000  # paths whose exclusion verdict iter_log remembers (bounded: a history may hold millions)
+
+
 def excluded_set(excluded_dirs: Iterable[str]) -> Collection[str]:
     """Return the excluded directory names as a set (kept as is when it already is one)."""
     return excluded_dirs if isinstance(excluded_dirs, set | frozenset) else frozenset(excluded_dirs)
@@ -130,6 +133,7 @@ def _record(header: list[str], totals: _Totals) -> CommitRecord:
 def iter_log(tokens: Iterator[str], excluded_dirs: Iterable[str]) -> Iterator[CommitRecord]:
     """Parse the NUL-separated tokens of `git log -z --numstat` as they arrive (same result as parse_log)."""
     excluded = excluded_set(excluded_dirs)
+    verdicts: dict[str, bool] = {}  # path -> outside the excluded directories
     count = len(FIELDS)
     token = next(tokens, None)
     position = 0
@@ -148,12 +152,17 @@ def iter_log(tokens: Iterator[str], excluded_dirs: Iterable[str]) -> Iterator[Co
                 next(tokens, None)
                 path = next(tokens, "")
                 position += 2
-            lines = (0 if added == "-" else int(added)) + (0 if deleted == "-" else int(deleted))
-            totals.additions += 0 if added == "-" else int(added)
-            totals.deletions += 0 if deleted == "-" else int(deleted)
+            plus, minus = (0 if added == "-" else int(added)), (0 if deleted == "-" else int(deleted))
+            totals.additions += plus
+            totals.deletions += minus
             totals.files_changed += 1
-            if not path_excluded(path, excluded):
-                totals.churn += lines
+            outside = verdicts.get(path)
+            if outside is None:  # a path seen before (most are) costs one lookup
+                if len(verdicts) >= VERDICTS:
+                    verdicts.clear()
+                outside = verdicts[path] = not path_excluded(path, excluded)
+            if outside:
+                totals.churn += plus + minus
             token = next(tokens, None)
             position += 1
         yield _record(header, totals)

@@ -5,6 +5,9 @@ database already holds (first `--shallow-since` its date, then `--deepen` a few 
 then fetches the blobs that numstat needs, a commit at a time, and LOC fetches only the blobs
 it has never counted, in one request. Any doubt (the server ignores the filter, the stored
 HEAD is not found: a force-push) means the caller falls back to a complete clone.
+
+Also the other incomplete views of a remote: a depth-1 snapshot of a branch's tip (its tree is
+counted while a whole history is cloned) and the listing of `git ls-remote --symref`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from analysis.gitcmd import GitError, Mirror, remote_options, run_git
+from analysis.gitcmd import GitError, Limits, Mirror, out_of_space, remote_options, run_git
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,25 @@ def clone(
     return reaches(mirror, known_head)
 
 
+def snapshot(
+    target: Path,
+    url: str,
+    env: dict[str, str],
+    secrets: tuple[str, ...],
+    timeout: float,
+    limits: Limits,
+    branch: str | None,
+) -> Mirror:
+    """Clone `branch` (else the remote's HEAD) at depth 1, bare, into `target`; return it as a Mirror."""
+    args = [*remote_options(url), *limits.git_options(), "clone", "--bare", "--no-tags", "--quiet", "--depth=1",
+            *([f"--branch={branch}"] if branch else []), "--", url, str(target)]  # fmt: skip
+    try:
+        run_git(args, cwd=target.parent, auth_env=env, timeout=timeout, secrets=secrets, limits=limits)
+    except GitError as error:
+        raise out_of_space(error) or error from None
+    return Mirror(target, timeout, secrets, "snapshot", env, limits=limits, blobless=False)
+
+
 def prefetch(mirror: Mirror, shas: Iterable[str]) -> None:
     """Fetch objects by id from the promisor remote in few requests (those never counted are all missing)."""
     wanted = sorted(set(shas))
@@ -155,3 +177,16 @@ def blob_sizes(mirror: Mirror, shas: Iterable[str]) -> dict[str, int]:
         if size.isdigit():
             sizes[sha] = int(size)
     return sizes
+
+
+def parse_ls_remote(text: str) -> tuple[str | None, dict[str, str]]:
+    """Return (HEAD's target ref or None, {refs/heads/<name>: sha}) from `git ls-remote --symref` output."""
+    head_ref: str | None = None
+    heads: dict[str, str] = {}
+    for line in text.splitlines():
+        left, _, name = line.partition("\t")
+        if left.startswith("ref: ") and name == "HEAD":
+            head_ref = left.removeprefix("ref: ")
+        elif name.startswith("refs/heads/"):
+            heads[name] = left
+    return head_ref, heads

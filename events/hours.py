@@ -50,7 +50,7 @@ def count_statement(moved: str) -> str:
     hours and repositories, answering one row: how many they were. `moved` is built from module constants.
     """
     return (
-        f"WITH moved AS ({moved}), "
+        f"WITH moved AS ({moved}), "  # noqa: S608
         "counted AS (INSERT INTO event_hours (hour, type, action, public, count, oldest, newest) "
         "SELECT date_trunc('hour', created_at, 'UTC'), type, coalesce(action, ''), public, count(*), "
         "min(created_at), max(created_at) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "

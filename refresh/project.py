@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from analysis import loc, metrics
-from analysis.gitcmd import GitAuth, Limits, Mirror, UrlPolicy
+from analysis.gitcmd import GitAuth, GitError, Limits, Mirror, UrlPolicy
 from analysis.mirrors import RepoCache
 from gh.access import github_client
 from gh.cache import DbConditionalCache
@@ -153,20 +153,54 @@ def _refresh_history(
     since = commit_sync.head_committed_at(project) if known else None
     cache = repo_cache(settings, trust_github_host=project.kind != KIND_GIT)
     expected = int((project.size_kb or 0) * 1024)  # GitHub's `size`, checked before a clone
-    with cache.open(mirror_key(project), project.clone_url or "", auth, known_head=known, since=since,
-                    complete=complete, expected_bytes=expected) as mirror:  # fmt: skip
-        head = mirror.resolve_head(project.default_branch)
-        if head is None:
-            _empty(project)
-            return Outcome("skipped", EMPTY_REPOSITORY)
-        rules = commit_sync.fingerprint(settings.excluded_dirs, mirror, head)
-        if not complete and not commit_sync.usable_partial(project, mirror, head, rules):
-            return None
-        updates += analyse(project, mirror, head, settings, rules)
-        if project.kind == KIND_GIT:  # no GitHub languages: the primary language comes from LOC
-            project.primary_language = metrics.primary_language(project.loc_by_language or {})
-        unchanged.mark_synced(project, settings)
-        return Outcome("done")
+    key, url, blobs = mirror_key(project), project.clone_url or "", DbBlobStore(db.engine, deferred=True)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-loc-early") as early_pool:
+        early = None
+        # A whole history to clone (and not one the cache refuses): count its tip's tree meanwhile.
+        if known is None and not cache.mirror_path(key).exists() and expected <= cache.max_bytes:
+            early = early_pool.submit(copy_context().run, _count_snapshot, cache, key, url, auth,
+                                      project.default_branch, settings, blobs)  # fmt: skip
+        with cache.open(key, url, auth, known_head=known, since=since, complete=complete,
+                        expected_bytes=expected) as mirror:  # fmt: skip
+            head = mirror.resolve_head(project.default_branch)
+            if head is None:
+                _empty(project)
+                return Outcome("skipped", EMPTY_REPOSITORY)
+            rules = commit_sync.fingerprint(settings.excluded_dirs, mirror, head)
+            if not complete and not commit_sync.usable_partial(project, mirror, head, rules):
+                return None
+            updates += analyse(project, mirror, head, settings, rules, blobs=blobs, early=early)
+            if project.kind == KIND_GIT:  # no GitHub languages: the primary language comes from LOC
+                project.primary_language = metrics.primary_language(project.loc_by_language or {})
+            unchanged.mark_synced(project, settings)
+            return Outcome("done")
+
+
+def _count_snapshot(cache: RepoCache, key: str, url: str, auth: GitAuth, branch: str | None, settings: Settings,
+                    blobs: DbBlobStore) -> tuple[str, loc.LocResult] | None:  # fmt: skip
+    """Count the LOC of the branch's tip from a depth-1 clone, while the whole history is cloned.
+
+    The clone spends most of its time indexing the pack on one core; cloc runs on the other.
+    None when the snapshot cannot be taken (the complete mirror is counted then, as without it).
+    """
+    try:
+        with cache.snapshot(key, url, auth, branch) as snapshot:
+            head = snapshot.resolve_head(branch)
+            if head is None:
+                return None
+            return head, loc.count_tree(snapshot, head, settings.excluded_dirs, blobs, cloc_path=settings.cloc_path)
+    except (GitError, loc.LocError, OSError) as error:
+        log.info("%s: no early LOC count (%s); counting after the clone", key, error)
+        return None
+
+
+def _count(mirror: Mirror, head: str, settings: Settings, blobs: DbBlobStore,
+           early: Future[tuple[str, loc.LocResult] | None] | None) -> loc.LocResult:  # fmt: skip
+    """Return the LOC of `head`: the early count when it counted that commit, else a count now."""
+    done = early.result() if early is not None else None
+    if done is not None and done[0] == head:
+        return done[1]
+    return loc.count_tree(mirror, head, settings.excluded_dirs, blobs, cloc_path=settings.cloc_path)
 
 
 def _empty(project: Project) -> None:
@@ -178,23 +212,29 @@ def _empty(project: Project) -> None:
 
 
 def analyse(
-    project: Project, mirror: Mirror, head: str, settings: Settings, rules: str | None = None
+    project: Project,
+    mirror: Mirror,
+    head: str,
+    settings: Settings,
+    rules: str | None = None,
+    *,
+    blobs: DbBlobStore | None = None,
+    early: Future[tuple[str, loc.LocResult] | None] | None = None,
 ) -> list[RepoUpdate]:
     """Sync commits and LOC to `head`; the LOC count runs beside the log read.
 
-    `rules` is the fingerprint of (excluded dirs, mirror, head) when the caller has it already.
+    `rules` is the fingerprint of (excluded dirs, mirror, head) when the caller has it already;
+    `early` an ongoing count of a snapshot (`_count_snapshot`), used if it counted `head`.
     """
     excluded = settings.excluded_dirs
     rules = rules or commit_sync.fingerprint(excluded, mirror, head)
     before = (project.commit_count or 0, project.head_sha, project.loc or 0)
     need_loc = rules != project.analysis_fingerprint or head != project.loc_head_sha or project.authored_loc is None
-    blobs = DbBlobStore(db.engine, deferred=True)
+    blobs = blobs or DbBlobStore(db.engine, deferred=True)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-loc") as pool:
         counting = (
             # In a copy of this context: the LOC thread's spans and log records belong to this job.
-            pool.submit(copy_context().run, loc.count_tree, mirror, head, excluded, blobs, cloc_path=settings.cloc_path)
-            if need_loc
-            else None
+            pool.submit(copy_context().run, _count, mirror, head, settings, blobs, early) if need_loc else None
         )
         result = commit_sync.sync(project, mirror, head, excluded, rules)
         counted = counting.result() if counting else None
