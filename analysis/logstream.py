@@ -18,8 +18,9 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from analysis.gitcmd import FALLBACK_BIG_FILE_BYTES, GitError, Mirror, as_mirror, base_env
@@ -44,8 +45,9 @@ def stream_commits(
     revs = _check_revs(revs)
     if not revs:
         return
-    if jobs <= 1:
-        yield from _batches(_log(mirror, [*LOG_ARGS, "--end-of-options", *revs, "--"], None, excluded_dirs), batch)
+    if jobs <= 1:  # read in a thread all the same: git and the parser go on while the caller stores a batch
+        args = [*LOG_ARGS, "--end-of-options", *revs, "--"]
+        yield from _parallel([lambda: _log(mirror, args, None, excluded_dirs)], batch)
         return
     yield from stream_commits_by_sha(mirror, _rev_list(mirror, revs), excluded_dirs, jobs, batch=batch)
 
@@ -67,17 +69,17 @@ def stream_commits_by_sha(
         for chunk in chunks:
             yield from _batches(_log_shas(mirror, chunk, excluded), batch)
         return
-    yield from _parallel(mirror, chunks, excluded, batch)
+    yield from _parallel([partial(_log_shas, mirror, chunk, excluded) for chunk in chunks], batch)
 
 
-def _parallel(mirror: Mirror, chunks: list[list[str]], excluded: Iterable[str], batch: int) -> Iterator[list]:
-    """Read chunks in threads; yield their batches from a bounded queue; re-raise a reader's error."""
+def _parallel(readers: list[Callable[[], Iterator[CommitRecord]]], batch: int) -> Iterator[list]:
+    """Run each reader in a thread; yield their batches from a bounded queue; re-raise a reader's error."""
     handoff: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
     stop = threading.Event()
 
-    def read(chunk: list[str]) -> None:
+    def read(reader: Callable[[], Iterator[CommitRecord]]) -> None:
         try:
-            for part in _batches(_log_shas(mirror, chunk, excluded), batch):
+            for part in _batches(reader(), batch):
                 while not stop.is_set():
                     try:
                         handoff.put(part, timeout=0.1)
@@ -90,7 +92,7 @@ def _parallel(mirror: Mirror, chunks: list[list[str]], excluded: Iterable[str], 
         except BaseException as error:  # handed to the consumer, which raises it
             handoff.put(error)
 
-    threads = [threading.Thread(target=read, args=(chunk,), daemon=True) for chunk in chunks]
+    threads = [threading.Thread(target=read, args=(reader,), daemon=True) for reader in readers]
     for thread in threads:
         thread.start()
     finished = 0
