@@ -42,6 +42,7 @@ from tests.standin.server import GitHubStandIn  # noqa: E402
 SECRET = "freshness-benchmark-secret"  # noqa: S105 - a benchmark's own webhook secret
 PUSH_RECORDING = ROOT / "tests" / "standin" / "recordings" / "webhooks" / "push_with-new-branch.json"
 GOAL_SECONDS = 5.0
+ADMIN = "bench-admin-token-0123456789"  # refreshes need the admin token
 
 
 def call(port: int, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Any:
@@ -84,9 +85,19 @@ def run(bare: Path, shape: Shape, work: Path, pg: PostgresServer, rounds: int) -
     migrate(url, work / "instance")
     github = GitHubStandIn.start(login="bench-owner", user_id=7, token="ghp_" + "f" * 36)
     remote = github.add_repo("large", clone_url=bare.as_uri(), languages={"Python": 1000})
-    config = {"DATABASE_URL": url, "GITHUB_API_URL": github.api_url, "GITHUB_ACCESS_TOKEN": github.token,
-              "RUN_SCHEDULER": "false", "CACHE_DIR": str(work / "cache"), "INSTANCE_PATH": str(work / "instance"),
-              "REFRESH_COOLDOWN": "0", "LOG_LEVEL": "WARNING", "WEBHOOK_SECRET": SECRET}  # fmt: skip
+    config = {
+        "DATABASE_URL": url,
+        "GITHUB_API_URL": github.api_url,
+        "GITHUB_ACCESS_TOKEN": github.token,
+        "RUN_SCHEDULER": "false",
+        "CACHE_DIR": str(work / "cache"),
+        "INSTANCE_PATH": str(work / "instance"),
+        "REFRESH_COOLDOWN": "0",
+        "LOG_LEVEL": "WARNING",
+        "WEBHOOK_SECRET": SECRET,
+        "ADMIN_TOKEN": ADMIN,
+        "GIT_ALLOW_FILE_URLS": "true",  # the repository is served over file://
+    }
     app = create_app(config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -95,7 +106,8 @@ def run(bare: Path, shape: Shape, work: Path, pg: PostgresServer, rounds: int) -
     results = []
     try:
         started = time.perf_counter()
-        status, job = call(port, "POST", "/api/refresh?force=1")
+        status, job = call(port, "POST", "/api/refresh?force=1", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert status == 202, (status, job)
         while call(port, "GET", f"/api/refresh/status/{job['job_id']}")[1]["status"] not in ("completed", "failed"):
             time.sleep(0.2)
         print(f"cold refresh (mirror now warm): {time.perf_counter() - started:.1f} s, {commits_shown(port)} commits")
