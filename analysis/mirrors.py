@@ -151,8 +151,8 @@ class RepoCache:
         (root/tmp/<key>/ is the clone's), deleted afterwards: its tree can be counted while the history is cloned."""
         secrets = self._checked(key, url, auth)
         with tempfile.TemporaryDirectory(prefix="pt-snapshot-") as scratch:
-            taken = partial.snapshot(Path(scratch) / f"{key}.git", url, self._remote_env(url, auth), secrets,
-                                     self.git_timeout, self.limits, branch)  # fmt: skip
+            remote = partial.Remote(url, self._remote_env(url, auth), secrets, self.git_timeout)
+            taken = partial.snapshot(Path(scratch) / f"{key}.git", remote, self.limits, branch)
             yield replace(taken, big_file_bytes=self.big_file_bytes)
 
     def make_room(self, key: str, expected_bytes: int) -> None:

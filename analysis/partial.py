@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -105,23 +106,26 @@ def clone(
     return reaches(mirror, known_head)
 
 
-def snapshot(
-    target: Path,
-    url: str,
-    env: dict[str, str],
-    secrets: tuple[str, ...],
-    timeout: float,
-    limits: Limits,
-    branch: str | None,
-) -> Mirror:
+@dataclass(frozen=True)
+class Remote:
+    """How git reaches a remote: its URL, the environment for it, the secrets its messages may hold, its timeout."""
+
+    url: str
+    env: dict[str, str]
+    secrets: tuple[str, ...]
+    timeout: float
+
+
+def snapshot(target: Path, remote: Remote, limits: Limits, branch: str | None) -> Mirror:
     """Clone `branch` (else the remote's HEAD) at depth 1, bare, into `target`; return it as a Mirror."""
-    args = [*remote_options(url), *limits.git_options(), "clone", "--bare", "--no-tags", "--quiet", "--depth=1",
-            *([f"--branch={branch}"] if branch else []), "--", url, str(target)]  # fmt: skip
+    args = [*remote_options(remote.url), *limits.git_options(), "clone", "--bare", "--no-tags", "--quiet", "--depth=1",
+            *([f"--branch={branch}"] if branch else []), "--", remote.url, str(target)]  # fmt: skip
     try:
-        run_git(args, cwd=target.parent, auth_env=env, timeout=timeout, secrets=secrets, limits=limits)
+        run_git(args, cwd=target.parent, auth_env=remote.env, timeout=remote.timeout, secrets=remote.secrets,
+                limits=limits)  # fmt: skip
     except GitError as error:
         raise out_of_space(error) or error from None
-    return Mirror(target, timeout, secrets, "snapshot", env, limits=limits, blobless=False)
+    return Mirror(target, remote.timeout, remote.secrets, "snapshot", remote.env, limits=limits, blobless=False)
 
 
 def prefetch(mirror: Mirror, shas: Iterable[str]) -> None:
