@@ -32,6 +32,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from app import MIGRATIONS_DIR, create_app  # noqa: E402
+from benchmarks import proctree  # noqa: E402
 from events import store  # noqa: E402
 from infra.extensions import db  # noqa: E402
 from models import Project, full_name_key  # noqa: E402
@@ -78,26 +79,6 @@ def synthetic_events(count: int, seed: int = 3) -> Iterator[dict[str, Any]]:
         }
 
 
-def process_cpu(root: int) -> float:
-    """Return the CPU seconds (user + system) of a process and all its descendants alive now."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # exited meanwhile
-            parents[int(entry.name)] = int(fields[1])
-            times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        total += times.get(pid, 0.0)
-        todo.extend(child for child, parent in parents.items() if parent == pid)
-    return total
-
-
 def ingest(app: Any, count: int) -> float:
     """Store `count` events in batches; return events per second (generation time excluded)."""
     spent, batch = 0.0, []
@@ -119,12 +100,12 @@ SERVER_PID = [0]
 
 
 def _store(batch: list[dict[str, Any]]) -> float:
-    server_before, client_before = process_cpu(SERVER_PID[0]), time.process_time()
+    server_before, client_before = proctree.cpu_seconds(SERVER_PID[0]), time.process_time()
     started = time.perf_counter()
     result = store.store_events(batch)
     spent = time.perf_counter() - started
     CPU["client"] += time.process_time() - client_before
-    CPU["server"] += process_cpu(SERVER_PID[0]) - server_before
+    CPU["server"] += proctree.cpu_seconds(SERVER_PID[0]) - server_before
     assert result.inserted == len(batch), result
     return spent
 

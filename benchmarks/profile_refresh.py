@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import benchmarks.refresh as br  # noqa: E402
+from benchmarks import proctree  # noqa: E402
 from benchmarks.synthetic_repo import Shape, add_commit, build  # noqa: E402
 from tests.servers import PostgresServer  # noqa: E402
 from tests.standin.server import GitHubStandIn  # noqa: E402
@@ -124,31 +126,7 @@ class ProcPeak:
         return self
 
     def _sample(self):
-        import os
-
-        children, names = {}, {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            pid = int(entry.name)
-            names[pid] = stat[stat.index("(") + 1 : stat.rindex(")")]
-            children.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(pid)
-        rows, todo = [], [os.getpid()]
-        while todo:
-            pid = todo.pop()
-            if names.get(pid, "").startswith("postgres"):
-                continue
-            todo += children.get(pid, [])
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        rows.append((names.get(pid), int(line.split()[1]) // 1024))
-            except OSError:
-                pass
+        rows = [(name, kb // 1024) for name, kb in proctree.rss_by_process(os.getpid())]
         total = sum(r for _, r in rows)
         if total > self.peak:
             self.peak, self.at_peak = total, rows

@@ -1,0 +1,62 @@
+"""The process tree of a benchmark, read from /proc: who descends from whom, resident memory, CPU time.
+
+Memory is the sum of VmRSS over a process and its live descendants (git, cloc, …), PostgreSQL's
+processes left out unless asked for; CPU is user + system time of the live processes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stats() -> dict[int, tuple[str, list[str]]]:
+    """Return {pid: (command name, the fields of /proc/<pid>/stat after the name)} of every live process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # exited meanwhile
+            found[int(entry.name)] = (
+                stat[stat.index("(") + 1 : stat.rindex(")")],
+                stat[stat.rindex(")") + 2 :].split(),
+            )
+    return found
+
+
+def tree(root: int, with_postgres: bool = False) -> dict[int, tuple[str, list[str]]]:
+    """Return the stat entries of `root` and its live descendants (PostgreSQL's only if asked)."""
+    stats = _stats()
+    children: dict[int, list[int]] = {}
+    for pid, (_name, fields) in stats.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    found, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in stats or (not with_postgres and stats[pid][0].startswith("postgres")):
+            continue
+        found[pid] = stats[pid]
+        todo += children.get(pid, [])
+    return found
+
+
+def rss_by_process(root: int) -> list[tuple[str, int]]:
+    """Return (command name, VmRSS in kB) of `root` and its live descendants, PostgreSQL's left out."""
+    rows = []
+    for pid, (name, _fields) in tree(root).items():
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rows.append((name, int(line.split()[1])))
+        except OSError:
+            continue
+    return rows
+
+
+def cpu_seconds(root: int) -> float:
+    """Return the CPU seconds (user + system) of `root` and its live descendants, PostgreSQL's included."""
+    return sum((int(fields[11]) + int(fields[12])) / TICKS for _name, fields in tree(root, with_postgres=True).values())
