@@ -79,13 +79,13 @@ def synthetic_events(count: int, seed: int = 3) -> Iterator[dict[str, Any]]:
         }
 
 
-def ingest(app: Any, count: int) -> float:
-    """Store `count` events in batches; return events per second (generation time excluded)."""
+def ingest(app: Any, count: int, size: int = BATCH) -> float:
+    """Store `count` events in batches of `size`; return events per second (generation time excluded)."""
     spent, batch = 0.0, []
     with app.app_context():
         for event in synthetic_events(count):
             batch.append(event)
-            if len(batch) == BATCH:
+            if len(batch) == size:
                 spent += _store(batch)
                 batch = []
         if batch:
@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=BATCH, help="events per store_events call (the poller's: 100)")
     conceal = f"track {BUSY_REPO} (the busiest) as a private repository: the anonymous reader's worst case"
     parser.add_argument("--conceal", action="store_true", help=conceal)
     args = parser.parse_args(argv)
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             upgrade(directory=str(MIGRATIONS_DIR))
         SERVER_PID[0] = server.process.pid
         loads = [load()]
-        rate = ingest(app, args.events)
+        rate = ingest(app, args.events, args.batch)
         loads.append(load())
         if args.conceal:
             conceal_busiest(app)

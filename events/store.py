@@ -245,7 +245,7 @@ class _Rounds:
 def _store_direct(raws: list[Any], now: datetime, engine: Engine) -> StoreResult | None:
     """Store a large batch by COPY straight into `events` (PostgreSQL); None if an event was already there.
 
-    A backfill or a first poll holds no known event: this skips the staging table, and mapping and
+    A backfill holds no known event: this skips the staging table, and mapping and
     formatting each round overlap the server's index work on the one before. The counters'
     columns go to a second temporary table that then feeds `event_hours` and `event_repos`. If an
     event is already stored (or a concurrent call stores one first), the transaction is rolled
