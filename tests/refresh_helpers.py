@@ -6,10 +6,12 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,7 +25,10 @@ from tests.gitexpect import (
     expected_time_spent_minutes,
 )
 from tests.gitrepos import clone_checkout
+from tests.standin.gitlab import GitLabStandIn
 from tests.standin.server import GitHubStandIn
+
+ADMIN = {"Authorization": "Bearer suite-admin-token"}  # the suite's admin token (tests/conftest.py)
 
 
 def cloc_of_checkout(url: str, dest: Path) -> tuple[int, dict[str, int]]:
@@ -92,3 +97,28 @@ def added_job(output: str) -> str:
     """Return the refresh job id in the output of `flask tracker add` (one repository)."""
     [job_id] = re.findall(r"; refresh job (\S+)$", output, flags=re.MULTILINE)
     return job_id
+
+
+def wait_as_admin(client: Any, job_id: str) -> dict[str, Any]:
+    """Wait for a job as the admin (the job of a private repository is not shown to anyone else)."""
+
+    class Admin:
+        @staticmethod
+        def get(path: str) -> Any:
+            return client.get(path, headers=ADMIN)
+
+    return wait_for_job(Admin, job_id)
+
+
+def bare_dir(history: SampleHistory) -> Path:
+    """Return the directory of a published sample history's bare repository."""
+    return Path(urlsplit(history.url).path)
+
+
+@contextmanager
+def running_gitlab(token: str) -> Iterator[GitLabStandIn]:
+    """Serve a GitLab stand-in that accepts `token`; after use, check it saw no unexpected request."""
+    server = GitLabStandIn.start(token=token)
+    yield server
+    server.stop()
+    assert server.errors == []

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.fixtures_git import SampleHistory
-from tests.refresh_helpers import wait_for_job
+from tests.refresh_helpers import ADMIN, bare_dir, running_gitlab, wait_as_admin
 from tests.standin.gitlab import GitLabStandIn
 from tests.standin.server import GitHubStandIn
 
 TOKEN = "glpat-api-test-token-0001"
-ADMIN = {"Authorization": "Bearer suite-admin-token"}
 GITHUB_ONLY_NULL = ("github_id", "homepage", "pushed_at", "github_created_at")
 
 
 @pytest.fixture
 def gitlab() -> Iterator[GitLabStandIn]:
-    server = GitLabStandIn.start(token=TOKEN)
-    yield server
-    server.stop()
-    assert server.errors == []
+    with running_gitlab(TOKEN) as server:
+        yield server
 
 
 @pytest.fixture
@@ -32,21 +27,8 @@ def config(config: dict[str, str], gitlab: GitLabStandIn) -> dict[str, str]:
     return {**config, "GITLAB_HOSTS": gitlab.host, "GIT_HOST_TOKENS": f"{gitlab.host}={TOKEN}"}
 
 
-def bare_dir(history: SampleHistory) -> Path:
-    return Path(urlsplit(history.url).path)
-
-
 def post(client: Any, url: str) -> Any:
     return client.post("/api/repos", json={"url": url}, headers=ADMIN)
-
-
-def finished(client: Any, job_id: str) -> dict[str, Any]:
-    class Admin:
-        @staticmethod
-        def get(path: str) -> Any:
-            return client.get(path, headers=ADMIN)
-
-    return wait_for_job(Admin, job_id)
 
 
 def test_a_gitlab_url_is_tracked_and_refreshed_from_gitlab_and_git(
@@ -65,7 +47,7 @@ def test_a_gitlab_url_is_tracked_and_refreshed_from_gitlab_and_git(
     assert (body["private"], body["stars"]) == (True, 0)  # hidden until GitLab calls it public
     assert body["check_status_url"] == f"/api/refresh/status/{body['refresh_job_id']}"
 
-    job = finished(client, body["refresh_job_id"])
+    job = wait_as_admin(client, body["refresh_job_id"])
     assert (job["status"], job["repositories_failed"]) == ("completed", 0), job
     repo = client.get(f"/api/repos/{body['id']}").get_json()
     assert (repo["stars"], repo["forks"], repo["description"], repo["private"]) == (11, 4, "On GitLab", False)
@@ -89,7 +71,7 @@ def test_a_plain_git_host_url_is_tracked_from_git_alone(
         assert added.status_code == 201, added.get_json()
         body = added.get_json()
         assert (body["private"], body["html_url"]) == (False, url.removesuffix(".git"))
-        job = finished(client, body["refresh_job_id"])
+        job = wait_as_admin(client, body["refresh_job_id"])
         assert (job["status"], job["repositories_failed"]) == ("completed", 0), job
         repo = client.get(f"/api/repos/{body['id']}").get_json()
         assert (repo["stars"], repo["forks"], repo["commits"]) == (0, 0, len(sample_history.repo.history()))
@@ -109,5 +91,5 @@ def test_a_local_path_needs_the_setting(make_app: Any, sample_history: SampleHis
     app = make_app(ALLOW_LOCAL_REPOSITORIES="true")
     added = post(app.test_client(), path)
     assert added.status_code == 201, added.get_json()
-    job = finished(app.test_client(), added.get_json()["refresh_job_id"])
+    job = wait_as_admin(app.test_client(), added.get_json()["refresh_job_id"])
     assert (job["status"], job["repositories_failed"]) == ("completed", 0), job

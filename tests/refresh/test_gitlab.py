@@ -8,9 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -19,8 +17,8 @@ from gh.gitlab import gitlab_governor
 from infra.extensions import db
 from models import HttpCacheEntry, Project, RepoUpdate
 from tests.fixtures_git import SampleHistory
-from tests.refresh_helpers import added_job
-from tests.refresh_helpers import wait_for_job as wait_as_anyone
+from tests.refresh_helpers import ADMIN, added_job, bare_dir, running_gitlab
+from tests.refresh_helpers import wait_as_admin as wait_for_job
 from tests.standin.gitlab import GitLabStandIn
 from tests.standin.server import GitHubStandIn
 
@@ -31,33 +29,13 @@ NOT_LIMITED = "GitLab's rate limit"
 
 @pytest.fixture
 def gitlab() -> Iterator[GitLabStandIn]:
-    server = GitLabStandIn.start(token=TOKEN)
-    yield server
-    server.stop()
-    assert server.errors == []
+    with running_gitlab(TOKEN) as server:
+        yield server
 
 
 @pytest.fixture
 def config(config: dict[str, str], gitlab: GitLabStandIn) -> dict[str, str]:
     return {**config, "GITLAB_HOSTS": f"gitlab.com,{gitlab.host}", "GIT_HOST_TOKENS": f"{gitlab.host}={TOKEN}"}
-
-
-ADMIN = {"Authorization": "Bearer suite-admin-token"}
-
-
-def wait_for_job(client: Any, job_id: str) -> dict[str, Any]:
-    """Wait for a job as the admin (the job of a private repository is not shown to anyone)."""
-
-    class Admin:
-        @staticmethod
-        def get(url: str) -> Any:
-            return client.get(url, headers=ADMIN)
-
-    return wait_as_anyone(Admin, job_id)
-
-
-def bare_dir(history: SampleHistory) -> Path:
-    return Path(urlsplit(history.url).path)
 
 
 def add(runner: Any, client: Any, url: str) -> tuple[int, dict[str, Any]]:
