@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import copy_context
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -92,7 +93,8 @@ def _parallel(readers: list[Callable[[], Iterator[CommitRecord]]], batch: int) -
         except BaseException as error:  # handed to the consumer, which raises it
             handoff.put(error)
 
-    threads = [threading.Thread(target=read, args=(reader,), daemon=True) for reader in readers]
+    # Each reader runs in a copy of the caller's context, so its log records carry the job's ids.
+    threads = [threading.Thread(target=copy_context().run, args=(read, reader), daemon=True) for reader in readers]
     for thread in threads:
         thread.start()
     finished = 0
