@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.gitcmd import BIG_FILE_BYTES, NO_LIMITS, Limits, Mirror, run_process
+from infra import telemetry
 
 # Bytes to count above which cloc runs with several worker processes (about 2 s of counting).
 PARALLEL_CLOC_BYTES = 16 * 1024 * 1024
@@ -125,8 +129,11 @@ def read_blobs(mirror: Mirror, shas: list[str]) -> Iterator[tuple[str, memoryvie
         pos = start + size + 1
 
 
-def cloc_command(cloc: str, processes: int = 0, max_bytes: int = BIG_FILE_BYTES) -> list[str]:
-    """Return the cloc invocation that reports every file (no uniqueness check, no per-file timeout)."""
+def cloc_command(cloc: str, processes: int = 0, max_bytes: int = BIG_FILE_BYTES, *, listed: bool = False) -> list[str]:
+    """Return the cloc invocation that reports every file (no uniqueness check, no per-file timeout).
+
+    It counts the working directory, or with `listed` the files named on its stdin.
+    """
     # --timeout 0: cloc's default drops a file whose filters run longer than lines/1000 s, which
     # would make the count depend on machine load. --processes only changes speed, not results.
     return [
@@ -139,7 +146,7 @@ def cloc_command(cloc: str, processes: int = 0, max_bytes: int = BIG_FILE_BYTES)
         "0",
         f"--processes={processes}",
         f"--max-file-size={max_bytes / 1024**2:g}",
-        ".",
+        "--list-file=-" if listed else ".",
     ]
 
 
@@ -160,19 +167,89 @@ def run_cloc(
     max_bytes: int = BIG_FILE_BYTES,
 ) -> Counts:
     """Count the files under root with one cloc run; files cloc does not report map to None."""
-    # HOME=/dev/null: cloc would read ~/.config/cloc/options.txt otherwise.
-    env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": os.devnull, "LC_ALL": "C", "LANG": "C"}
     try:
         command = cloc_command(cloc, cloc_processes(total_bytes), max_bytes)
-        done = run_process(command, cwd=root, env=env, timeout=timeout, limits=limits)
+        done = run_process(command, cwd=root, env=cloc_env(), timeout=timeout, limits=limits)
     except subprocess.TimeoutExpired:
         raise LocError(f"cloc timed out after {timeout:g} s") from None
     except OSError as error:
         raise LocError(f"cannot run cloc ({cloc}): {error}") from None
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).decode("utf-8", "replace").strip()[:2000]
-        raise LocError(f"cloc failed (exit {done.returncode}): {detail}")
-    return parse_cloc_json(done.stdout, files)
+    return cloc_result(done.returncode, done.stdout, done.stderr, files)
+
+
+def cloc_env() -> dict[str, str]:
+    # HOME=/dev/null: cloc would read ~/.config/cloc/options.txt otherwise.
+    return {"PATH": os.environ.get("PATH", os.defpath), "HOME": os.devnull, "LC_ALL": "C", "LANG": "C"}
+
+
+def cloc_result(returncode: int, stdout: bytes, stderr: bytes, files: dict[str, BlobKey]) -> Counts:
+    """Return the counts of a finished cloc run, or raise LocError with what it said."""
+    if returncode != 0:
+        detail = (stderr or stdout).decode("utf-8", "replace").strip()[:2000]
+        raise LocError(f"cloc failed (exit {returncode}): {detail}")
+    return parse_cloc_json(stdout, files)
+
+
+class WarmCloc:
+    """A cloc process started before the files it will count exist; used once.
+
+    Perl compiles cloc for about 0.2 s before counting anything: most of a count of the few files
+    an incremental refresh brings. Started when such a refresh begins, it compiles while git
+    fetches and the new blobs are written into its directory (`root`), then reads their names
+    from stdin (`--list-file=-`, which counts exactly what `.` would). One worker process: for
+    batches below PARALLEL_CLOC_BYTES only.
+    """
+
+    def __init__(self, cloc: str, *, timeout: float, limits: Limits = NO_LIMITS, max_bytes: int = BIG_FILE_BYTES,
+                 parent: str | None = None) -> None:  # fmt: skip
+        self._scratch = tempfile.TemporaryDirectory(prefix="loc-", dir=parent)
+        self.root = Path(self._scratch.name)
+        self.used = False
+        argv, preexec = limits.command(cloc_command(cloc, 0, max_bytes, listed=True), timeout)
+        try:
+            self._proc = subprocess.Popen(argv, cwd=self.root, env=cloc_env(), stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                          preexec_fn=preexec)  # fmt: skip
+        except OSError:
+            self._scratch.cleanup()
+            raise
+
+    def accepts(self, total_bytes: int) -> bool:
+        """Tell whether a batch of this many bytes may be counted by this process."""
+        return not self.used and total_bytes < PARALLEL_CLOC_BYTES
+
+    def take(self) -> Path:
+        """Claim this process for one batch: return the directory to write its files into."""
+        self.used = True
+        return self.root
+
+    def count(self, files: dict[str, BlobKey], timeout: float) -> Counts:
+        """Count `files` (relative to root, written there by now); files cloc does not report map to None."""
+        names = "".join(f"{name}\n" for name in files).encode("utf-8", "surrogateescape")
+        with telemetry.span("exec cloc", **{"process.command": "cloc", "process.warm": True}):
+            try:
+                stdout, stderr = self._proc.communicate(names, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._kill()
+                raise LocError(f"cloc timed out after {timeout:g} s") from None
+        return cloc_result(self._proc.returncode, stdout, stderr, files)
+
+    def _kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.communicate()
+
+    def close(self) -> None:
+        """Stop the process if it still waits (nothing to count) and remove its directory."""
+        if self._proc.poll() is None:
+            self._kill()
+        self._scratch.cleanup()
+
+    def __enter__(self) -> WarmCloc:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def parse_cloc_json(stdout: bytes, files: dict[str, BlobKey]) -> Counts:

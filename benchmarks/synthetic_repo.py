@@ -108,8 +108,11 @@ def build(shape: Shape, cache: Path) -> Path:
 
 
 def add_commit(bare: Path, shape: Shape, when: int) -> str:
-    """Append one commit that changes one file to `main` of a bare repository; return its sha."""
-    versions = [7] * LINES_PER_FILE
+    """Append one commit that changes one file to `main` of a bare repository; return its sha.
+
+    The file's new content depends on `when`, so every pushed commit brings a blob never counted.
+    """
+    versions = [7 + when % 9973] * LINES_PER_FILE
     file_no = 1
     ext = EXTENSIONS[file_no % len(EXTENSIONS)]
     data = content(ext, file_no, versions)
