@@ -6,6 +6,7 @@ measured just before and just after the service's scenarios (the load of a share
 drifts); the cold refresh is compared with the mean of the two.
 
     .venv/bin/python benchmarks/refresh.py [--commits 60000 --files 2000 --fleet 200]
+    .venv/bin/python benchmarks/refresh.py --commits 6000 --files 600 --small-commits 3000 --small-files 300 --fleet 0
 
 Each scenario reports its wall time, charged GitHub calls and the peak resident memory of this
 process and everything it started (git, cloc; PostgreSQL excluded), sampled from /proc. The
@@ -252,9 +253,11 @@ def main() -> int:
     parser.add_argument("--fleet", type=int, default=200, help="Small repositories of the fleet scenario (0: none).")
     parser.add_argument("--files", type=int, default=2_000)
     parser.add_argument("--without-small", action="store_true", help="Benchmark the large repository alone.")
+    parser.add_argument("--small-commits", type=int, default=300, help="Commits of the second repository.")
+    parser.add_argument("--small-files", type=int, default=60, help="Files of the second repository.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    large, small = Shape(args.commits, args.files), Shape(300, 60, seed=3)
+    large, small = Shape(args.commits, args.files), Shape(args.small_commits, args.small_files, seed=3)
     shapes = [large] if args.without_small else [large, small]
     sources = {"large": build(large, CACHE)} | ({} if args.without_small else {"small": build(small, CACHE)})
     pg = PostgresServer.start()

@@ -58,8 +58,11 @@ def upsert(data: Mapping[str, Any], source: str, known: _Known) -> Project:
 def discover() -> list[Project]:
     """Upsert every non-fork repository owned by the token's user; return those projects."""
     gh = github_client()
-    login = gh.authenticated_user()["login"].lower()
     repositories, _changed = gh.list_owned_repositories()
+    # `type=owner` lists the token owner's repositories alone, so their one owner login is the
+    # token's: no `/user` call. Should the list ever mix owners, `/user` tells which is ours.
+    owners = {data["owner"]["login"].lower() for data in repositories}
+    login = owners.pop() if len(owners) == 1 else gh.authenticated_user()["login"].lower()
     known = _Known()
     projects = []
     for data in repositories:

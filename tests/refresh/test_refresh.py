@@ -15,7 +15,7 @@ from models import Commit, Project, RefreshJob
 from tests.fixtures_git import SampleHistory
 from tests.gitrepos import RepoBuilder
 from tests.refresh_helpers import expected_project, projects_by_name, refresh
-from tests.standin.faults import not_found, rate_limit_primary, server_error, unauthorized
+from tests.standin.faults import not_found, rate_limit_primary, server_error, status, unauthorized
 from tests.standin.server import GitHubStandIn
 
 pytestmark = pytest.mark.sqlite
@@ -146,7 +146,7 @@ def test_clone_failure_is_recorded(client: Any, github: GitHubStandIn, tmp_path:
 
 
 def test_bad_credentials_fail_the_job_clearly(client: Any, github: GitHubStandIn) -> None:
-    github.inject("/user", unauthorized(), times=None)
+    github.inject("/user/repos", unauthorized(), times=None)
     job = refresh(client)
     assert job["status"] == "failed"
     assert job["error_message"].startswith("Refresh failed:")
@@ -222,3 +222,24 @@ def test_loc_falls_back_to_pygount_when_cloc_is_missing(
     project = projects_by_name(client)["nocloc"]
     assert project["loc_by_language"] == expected
     assert project["loc"] == sum(expected.values()) == 7  # pygount: 2 Python, 2 JavaScript, 3 Go
+
+
+def test_discovery_asks_who_the_token_is_only_when_the_list_mixes_owners(app: Any, github: GitHubStandIn) -> None:
+    import requests
+
+    from refresh.discovery import discover
+
+    github.add_repo("mine", clone_url="https://github.invalid/octo-owner/mine.git")
+    github.add_repo("someone-else/theirs", clone_url="https://github.invalid/someone-else/theirs.git")
+    auth = {"Authorization": f"Bearer {github.token}"}
+    [mine] = requests.get(github.url("/user/repos"), params={"type": "owner"}, headers=auth, timeout=30).json()
+    theirs = requests.get(github.url("/repos/someone-else/theirs"), headers=auth, timeout=30).json()
+    github.reset_log()
+    with app.app_context():
+        assert [p.name for p in discover()] == ["mine"]
+        assert [c.path for c in github.calls()] == ["/user/repos"]  # one owner: the list says who the token is
+        github.inject("/user/repos", status(200, [theirs, mine]))
+        github.reset_log()
+        assert [p.name for p in discover()] == ["mine"]
+        assert [c.path for c in github.calls()] == ["/user/repos", "/user"]
+        assert db.session.scalar(db.select(db.func.count()).select_from(Project)) == 1
