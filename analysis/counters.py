@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import os
-import signal
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis import cloc_server
 from analysis.gitcmd import BIG_FILE_BYTES, NO_LIMITS, Limits, Mirror, run_process
 from infra import telemetry
+
+log = logging.getLogger(__name__)
 
 # Bytes to count above which cloc runs with several worker processes (about 2 s of counting).
 PARALLEL_CLOC_BYTES = 16 * 1024 * 1024
@@ -166,15 +167,51 @@ def run_cloc(
     limits: Limits = NO_LIMITS,
     max_bytes: int = BIG_FILE_BYTES,
 ) -> Counts:
-    """Count the files under root with one cloc run; files cloc does not report map to None."""
+    """Count the files under root with one cloc run; files cloc does not report map to None.
+
+    A batch for one cloc process goes to this process's cloc server (cloc compiled once) when
+    there is one; a plain cloc counts otherwise, and when the server cannot.
+    """
+    processes = cloc_processes(total_bytes)
+    if processes == 0:
+        served = _served(cloc, root, files, timeout, limits, max_bytes)
+        if served is not None:
+            return served
     try:
-        command = cloc_command(cloc, cloc_processes(total_bytes), max_bytes)
+        command = cloc_command(cloc, processes, max_bytes)
         done = run_process(command, cwd=root, env=cloc_env(), timeout=timeout, limits=limits)
     except subprocess.TimeoutExpired:
         raise LocError(f"cloc timed out after {timeout:g} s") from None
     except OSError as error:
         raise LocError(f"cannot run cloc ({cloc}): {error}") from None
     return cloc_result(done.returncode, done.stdout, done.stderr, files)
+
+
+def _served(cloc: str, root: Path, files: dict[str, BlobKey], timeout: float, limits: Limits,
+            max_bytes: int) -> Counts | None:  # fmt: skip
+    """Count with the cloc server; None when there is none or it cannot count now."""
+    server = cloc_server.server(cloc, server_options(max_bytes), cloc_env(), limits)
+    if server is None:
+        return None
+    try:
+        with telemetry.span("exec cloc", **{"process.command": "cloc", "process.served": True}):
+            code, stdout, stderr = server.count(root, list(files), timeout)
+    except cloc_server.ServerUnavailable as why:
+        log.info("cloc server unavailable (%s): starting cloc", why)
+        return None
+    except cloc_server.CountTimeout:
+        raise LocError(f"cloc timed out after {timeout:g} s") from None
+    return cloc_result(code, stdout, stderr, files)
+
+
+def server_options(max_bytes: int) -> list[str]:
+    """Return the options the cloc server runs cloc with: names on stdin, one process."""
+    return cloc_command("cloc", 0, max_bytes, listed=True)[1:]
+
+
+def start_server(cloc: str, limits: Limits, max_bytes: int) -> None:
+    """Start this process's cloc server now, so that it compiles cloc while the caller does other work."""
+    cloc_server.server(cloc, server_options(max_bytes), cloc_env(), limits)
 
 
 def cloc_env() -> dict[str, str]:
@@ -188,68 +225,6 @@ def cloc_result(returncode: int, stdout: bytes, stderr: bytes, files: dict[str, 
         detail = (stderr or stdout).decode("utf-8", "replace").strip()[:2000]
         raise LocError(f"cloc failed (exit {returncode}): {detail}")
     return parse_cloc_json(stdout, files)
-
-
-class WarmCloc:
-    """A cloc process started before the files it will count exist; used once.
-
-    Perl compiles cloc for about 0.2 s before counting anything: most of a count of the few files
-    an incremental refresh brings. Started when such a refresh begins, it compiles while git
-    fetches and the new blobs are written into its directory (`root`), then reads their names
-    from stdin (`--list-file=-`, which counts exactly what `.` would). One worker process: for
-    batches below PARALLEL_CLOC_BYTES only.
-    """
-
-    def __init__(self, cloc: str, *, timeout: float, limits: Limits = NO_LIMITS, max_bytes: int = BIG_FILE_BYTES,
-                 parent: str | None = None) -> None:  # fmt: skip
-        self._scratch = tempfile.TemporaryDirectory(prefix="loc-", dir=parent)
-        self.root = Path(self._scratch.name)
-        self.used = False
-        argv, preexec = limits.command(cloc_command(cloc, 0, max_bytes, listed=True), timeout)
-        try:
-            self._proc = subprocess.Popen(argv, cwd=self.root, env=cloc_env(), stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                          preexec_fn=preexec)  # fmt: skip
-        except OSError:
-            self._scratch.cleanup()
-            raise
-
-    def accepts(self, total_bytes: int) -> bool:
-        """Tell whether a batch of this many bytes may be counted by this process."""
-        return not self.used and total_bytes < PARALLEL_CLOC_BYTES
-
-    def take(self) -> Path:
-        """Claim this process for one batch: return the directory to write its files into."""
-        self.used = True
-        return self.root
-
-    def count(self, files: dict[str, BlobKey], timeout: float) -> Counts:
-        """Count `files` (relative to root, written there by now); files cloc does not report map to None."""
-        names = "".join(f"{name}\n" for name in files).encode("utf-8", "surrogateescape")
-        with telemetry.span("exec cloc", **{"process.command": "cloc", "process.warm": True}):
-            try:
-                stdout, stderr = self._proc.communicate(names, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._kill()
-                raise LocError(f"cloc timed out after {timeout:g} s") from None
-        return cloc_result(self._proc.returncode, stdout, stderr, files)
-
-    def _kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        self._proc.communicate()
-
-    def close(self) -> None:
-        """Stop the process if it still waits (nothing to count) and remove its directory."""
-        if self._proc.poll() is None:
-            self._kill()
-        self._scratch.cleanup()
-
-    def __enter__(self) -> WarmCloc:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def parse_cloc_json(stdout: bytes, files: dict[str, BlobKey]) -> Counts:

@@ -145,15 +145,13 @@ def count_tree(
     cloc_path: str | None,
     tool: str | None = None,
     scratch_dir: str | None = None,
-    warm: counters.WarmCloc | None = None,
 ) -> LocResult:
     """Count code lines of `head`'s tree as a plain `cloc --exclude-dir=...` on a checkout would.
 
     Counts come from `store` where known; only missing (blob, lang_key) pairs are written to a
     temporary directory and counted by one cloc run, or by pygount when cloc is absent. The
     directory is made under `scratch_dir`, else /dev/shm for batches up to SHM_MAX_BYTES, else
-    $TMPDIR. blobs_counted = entries added to the store. A small batch is counted by `warm`
-    (a cloc started earlier, see `warm_cloc`) when given.
+    $TMPDIR. blobs_counted = entries added to the store.
     """
     mirror = as_mirror(repo)
     cloc = find_cloc(cloc_path)
@@ -170,7 +168,7 @@ def count_tree(
     missing = _missing(entries, keys, counts)
     if blobless:
         missing = _fetch_missing(mirror, missing)
-    fresh = _count_missing(mirror, missing, tool, cloc, scratch_dir, warm) if missing else {}
+    fresh = _count_missing(mirror, missing, tool, cloc, scratch_dir) if missing else {}
     if fresh:
         store.put_many(fresh)
         counts.update(fresh)
@@ -216,12 +214,7 @@ def _missing(entries: list[TreeEntry], keys: list[BlobKey], known: Counts) -> di
 
 
 def _count_missing(
-    mirror: Mirror,
-    missing: dict[BlobKey, TreeEntry],
-    tool: str,
-    cloc: str | None,
-    scratch_dir: str | None,
-    warm: counters.WarmCloc | None = None,
+    mirror: Mirror, missing: dict[BlobKey, TreeEntry], tool: str, cloc: str | None, scratch_dir: str | None
 ) -> Counts:
     """Count the missing keys: empty and oversized files directly, the rest by the tool."""
     result: Counts = {}
@@ -232,35 +225,15 @@ def _count_missing(
         else:
             to_count[key] = entry
     for part in scratch_parts(to_count, SCRATCH_MAX_BYTES):
-        total_bytes = sum(entry.size for entry in part.values())
-        if tool == "cloc" and scratch_dir is None and warm is not None and warm.accepts(total_bytes):
-            try:
-                result |= _count_warm(mirror, part, warm)
-                continue
-            except OSError as error:  # tmpfs full: count on disk, as _count_part does
-                if error.errno != errno.ENOSPC:
-                    raise
         result |= _count_part(mirror, part, tool, cloc, scratch_dir)
     return result
 
 
-def warm_cloc(cloc_path: str | None, *, timeout: float, limits: Limits, max_bytes: int) -> counters.WarmCloc | None:
-    """Start cloc for a small count to come (in tmpfs when there is one); None when it cannot start."""
+def start_cloc(cloc_path: str | None, *, limits: Limits, max_bytes: int) -> None:
+    """Start cloc for counts to come in this process (see counters.start_server); nothing without cloc."""
     cloc = find_cloc(cloc_path)
-    if cloc is None:
-        return None  # pygount needs no warming
-    try:
-        return counters.WarmCloc(cloc, timeout=timeout, limits=limits, max_bytes=max_bytes,
-                                 parent=next(iter(_shm_for(0)), None))  # fmt: skip
-    except OSError:
-        return None
-
-
-def _count_warm(mirror: Mirror, to_count: dict[BlobKey, TreeEntry], warm: counters.WarmCloc) -> Counts:
-    """Write the blobs into the warm cloc's directory and count them there."""
-    too_long: set[BlobKey] = set()
-    files = counters.materialise(mirror, to_count, warm.take(), BATCH_BYTES, counters.MAX_LINES_PER_FILE, too_long)
-    return dict.fromkeys(too_long) | warm.count(files, mirror.timeout)
+    if cloc is not None:
+        counters.start_server(cloc, limits, max_bytes)
 
 
 def scratch_parts(entries: dict[BlobKey, TreeEntry], limit: int) -> list[dict[BlobKey, TreeEntry]]:

@@ -174,6 +174,8 @@ def main() -> None:
     parser.add_argument("--incremental", type=int, default=0, help="rounds of 1 new commit, mirror on disk")
     parser.add_argument("--empty-disk", action="store_true", help="also 2 new commits on an empty disk")
     parser.add_argument("--no-cold-profile", action="store_true")
+    parser.add_argument("--second-commits", type=int, default=0, help="also track an unchanged repository")
+    parser.add_argument("--force", action="store_true", help="forced refreshes (the unchanged one too)")
     args = parser.parse_args()
     shape = Shape(args.commits, args.files, seed=args.seed)
     source = build(shape, br.CACHE)
@@ -190,6 +192,9 @@ def main() -> None:
         br.migrate(url, work / "instance")
         github = GitHubStandIn.start(login="bench-owner", user_id=7, token="ghp_" + "b" * 36)
         github.add_repo("large", clone_url=bare.as_uri(), languages={"Python": 1000})
+        if args.second_commits:
+            second = build(Shape(args.second_commits, max(args.second_commits // 10, 10), seed=3), br.CACHE)
+            github.add_repo("second", clone_url=second.as_uri(), languages={"Go": 10})
         app = br.make_app(url, github, work, "cache")
         client = app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {br.ADMIN}"
@@ -203,7 +208,7 @@ def main() -> None:
             add_commit(bare, shape, when=when[0])
             github.update_repo("large", pushed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when[0] + 5)))
             with ProcPeak() as peak:
-                s, _calls, _ = br.run_refresh(client, github)
+                s, _calls, _ = br.run_refresh(client, github, force=args.force)
             report(f"1 new commit, mirror on disk (round {i})", peak, s, args.top)
         if args.empty_disk:
             for _ in range(2):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, ExitStack, nullcontext
 from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from analysis import loc, metrics
-from analysis.counters import WarmCloc
 from analysis.gitcmd import GitAuth, GitError, Limits, Mirror, UrlPolicy
 from analysis.mirrors import RepoCache
 from gh.access import github_client
@@ -118,22 +116,20 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
     settings = runtime().settings
     generation = project.history_generation or 0
     github = project.kind != KIND_GIT  # a repository of any other git host: git alone, no API
-    with ExitStack() as stack:
-        # The discovery of a full refresh read pushed_at just now: cloc may start before the API calls.
-        warm = stack.enter_context(_warm_cloc(project, settings))
-        if github:
-            updates = refresh_metadata(project, fresh_since)
-        elif is_gitlab_host(settings, project.host):
-            updates = refresh_gitlab_metadata(project, settings)
-        else:
-            updates = []
-        if not project.clone_url:
-            raise RepositoryError("GitHub gave no clone URL for this repository")
-        warm = warm or stack.enter_context(_warm_cloc(project, settings))  # pushed_at read by the metadata call
-        auth = _auth(project, settings)
-        outcome = _refresh_history(project, settings, auth, updates, complete=False, warm=warm)
-        if outcome is None:  # the partial mirror cannot answer (rules changed, history rewritten)
-            outcome = _refresh_history(project, settings, auth, updates, complete=True, warm=warm)
+    _start_cloc(project, settings)  # the discovery of a full refresh read pushed_at just now
+    if github:
+        updates = refresh_metadata(project, fresh_since)
+    elif is_gitlab_host(settings, project.host):
+        updates = refresh_gitlab_metadata(project, settings)
+    else:
+        updates = []
+    if not project.clone_url:
+        raise RepositoryError("GitHub gave no clone URL for this repository")
+    _start_cloc(project, settings)  # pushed_at read by the metadata call
+    auth = _auth(project, settings)
+    outcome = _refresh_history(project, settings, auth, updates, complete=False)
+    if outcome is None:  # the partial mirror cannot answer (rules changed, history rewritten)
+        outcome = _refresh_history(project, settings, auth, updates, complete=True)
     project.last_refreshed_at = utcnow()
     project.last_error = outcome.note
     db.session.add_all(updates)
@@ -153,16 +149,14 @@ def _auth(project: Project, settings: Settings) -> GitAuth:
     return GitAuth(token=settings.host_tokens().get(host), host=host)
 
 
-def _warm_cloc(project: Project, settings: Settings) -> AbstractContextManager[WarmCloc | None]:
-    """Start cloc now when a push since the last analysis will likely need a small count.
+def _start_cloc(project: Project, settings: Settings) -> None:
+    """Start this process's cloc server when a push since the last analysis will likely need a count.
 
-    It compiles (about 0.2 s) while git fetches the new commits, instead of after.
+    It compiles cloc (about 0.2 s, once per process) while git fetches the new commits.
     """
     if project.loc_head_sha is None or project.pushed_at is None or project.pushed_at == project.synced_pushed_at:
-        return nullcontext()  # first count (large: see _count_snapshot), or nothing pushed
-    warm = loc.warm_cloc(settings.cloc_path, timeout=settings.git_timeout_seconds, limits=child_limits(settings),
-                         max_bytes=settings.large_file_bytes)  # fmt: skip
-    return warm if warm is not None else nullcontext()
+        return  # first count (large: see _count_snapshot), or nothing pushed
+    loc.start_cloc(settings.cloc_path, limits=child_limits(settings), max_bytes=settings.large_file_bytes)
 
 
 def _refresh_history(
@@ -172,7 +166,6 @@ def _refresh_history(
     updates: list[RepoUpdate],
     *,
     complete: bool,
-    warm: WarmCloc | None = None,
 ) -> Outcome | None:
     """Analyse the project in its mirror: a partial one reaching the stored HEAD when none is on disk.
 
@@ -199,7 +192,7 @@ def _refresh_history(
             rules = commit_sync.fingerprint(settings.excluded_dirs, mirror, head)
             if not complete and not commit_sync.usable_partial(project, mirror, head, rules):
                 return None
-            updates += analyse(project, mirror, head, settings, rules, blobs=blobs, early=early, warm=warm)
+            updates += analyse(project, mirror, head, settings, rules, blobs=blobs, early=early)
             if project.kind == KIND_GIT:  # no GitHub languages: the primary language comes from LOC
                 project.primary_language = metrics.primary_language(project.loc_by_language or {})
             unchanged.mark_synced(project, settings)
@@ -225,13 +218,12 @@ def _count_snapshot(cache: RepoCache, key: str, url: str, auth: GitAuth, branch:
 
 
 def _count(mirror: Mirror, head: str, settings: Settings, blobs: DbBlobStore,
-           early: Future[tuple[str, loc.LocResult] | None] | None,
-           warm: WarmCloc | None = None) -> loc.LocResult:  # fmt: skip
+           early: Future[tuple[str, loc.LocResult] | None] | None) -> loc.LocResult:  # fmt: skip
     """Return the LOC of `head`: the early count when it counted that commit, else a count now."""
     done = early.result() if early is not None else None
     if done is not None and done[0] == head:
         return done[1]
-    return loc.count_tree(mirror, head, settings.excluded_dirs, blobs, cloc_path=settings.cloc_path, warm=warm)
+    return loc.count_tree(mirror, head, settings.excluded_dirs, blobs, cloc_path=settings.cloc_path)
 
 
 def _empty(project: Project) -> None:
@@ -251,13 +243,11 @@ def analyse(
     *,
     blobs: DbBlobStore | None = None,
     early: Future[tuple[str, loc.LocResult] | None] | None = None,
-    warm: WarmCloc | None = None,
 ) -> list[RepoUpdate]:
     """Sync commits and LOC to `head`; the LOC count runs beside the log read.
 
     `rules` is the fingerprint of (excluded dirs, mirror, head) when the caller has it already;
-    `early` an ongoing count of a snapshot (`_count_snapshot`), used if it counted `head`; `warm` a
-    cloc already started for a small count.
+    `early` an ongoing count of a snapshot (`_count_snapshot`), used if it counted `head`.
     """
     excluded = settings.excluded_dirs
     rules = rules or commit_sync.fingerprint(excluded, mirror, head)
@@ -267,7 +257,7 @@ def analyse(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-loc") as pool:
         counting = (
             # In a copy of this context: the LOC thread's spans and log records belong to this job.
-            pool.submit(copy_context().run, _count, mirror, head, settings, blobs, early, warm) if need_loc else None
+            pool.submit(copy_context().run, _count, mirror, head, settings, blobs, early) if need_loc else None
         )
         result = commit_sync.sync(project, mirror, head, excluded, rules)
         counted = counting.result() if counting else None
