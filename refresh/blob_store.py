@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from analysis.counters import FileCount
 from infra.extensions import upsert_ignore
@@ -33,14 +34,21 @@ class DbBlobStore:
         found: dict[tuple[str, str], FileCount | None] = {}
         table = LocBlob.__table__
         with self.engine.connect() as conn:
-            for start in range(0, len(shas), SHA_CHUNK):
-                query = select(table).where(table.c.blob_sha.in_(shas[start : start + SHA_CHUNK]))
-                for row in conn.execute(query):
+            for part in self._parts(shas):
+                for row in conn.execute(select(table).where(part)):
                     key = (row.blob_sha, row.lang_key)
                     if key in wanted:
                         found[key] = None if row.language is None else FileCount(
                             row.language, row.code, row.comment, row.blank)  # fmt: skip
         return found
+
+    def _parts(self, shas: list[str]) -> list[ColumnElement[bool]]:
+        """Return conditions covering the shas: one array parameter on PostgreSQL, chunks of IN on SQLite."""
+        column = LocBlob.__table__.c.blob_sha
+        if self.engine.dialect.name == "postgresql":
+            # One parameter for any number of shas: no statement of thousands of placeholders to build.
+            return [column == any_(bindparam("shas", shas, type_=ARRAY(String)))] if shas else []
+        return [column.in_(shas[start : start + SHA_CHUNK]) for start in range(0, len(shas), SHA_CHUNK)]
 
     def put_many(self, items: dict[tuple[str, str], FileCount | None]) -> None:
         if self.deferred:

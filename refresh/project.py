@@ -77,22 +77,31 @@ def mirror_key(project: Project) -> str:
 
 
 def refresh_metadata(project: Project, fresh_since: datetime | None) -> list[RepoUpdate]:
-    """Update GitHub metadata and languages; unchanged resources answer 304 and cost nothing.
+    """Update GitHub metadata; an unchanged repository answers 304 and costs nothing.
 
     Metadata already read from the account's repository list by this refresh's discovery
     (`fresh_since`) is not fetched again.
     """
-    gh = github_client()
-    updates: list[RepoUpdate] = []
     checked = project.metadata_checked_at
-    if fresh_since is None or checked is None or checked < fresh_since:
-        if project.github_id:
-            data = gh.get_repository_by_id(project.github_id)
-        else:
-            data = gh.get_repository(project.owner, project.name)
-        updates += apply_repository(project, data)
-    updates += apply_languages(project, gh.get_languages(project.owner, project.name))
-    return updates
+    if fresh_since is not None and checked is not None and checked >= fresh_since:
+        return []
+    gh = github_client()
+    if project.github_id:
+        return apply_repository(project, gh.get_repository_by_id(project.github_id))
+    return apply_repository(project, gh.get_repository(project.owner, project.name))
+
+
+class Languages:
+    """GitHub's languages of a project, asked once: while cloc counts if a count runs, else after git."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.updates: list[RepoUpdate] | None = None
+
+    def ask(self) -> None:
+        if self.updates is None:
+            gh = github_client()
+            self.updates = apply_languages(self.project, gh.get_languages(self.project.owner, self.project.name))
 
 
 def refresh_gitlab_metadata(project: Project, settings: Settings) -> list[RepoUpdate]:
@@ -117,6 +126,7 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
     generation = project.history_generation or 0
     github = project.kind != KIND_GIT  # a repository of any other git host: git alone, no API
     _start_cloc(project, settings)  # the discovery of a full refresh read pushed_at just now
+    languages = Languages(project) if github else None
     if github:
         updates = refresh_metadata(project, fresh_since)
     elif is_gitlab_host(settings, project.host):
@@ -126,10 +136,17 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
     if not project.clone_url:
         raise RepositoryError("GitHub gave no clone URL for this repository")
     _start_cloc(project, settings)  # pushed_at read by the metadata call
+    if languages is not None and db.engine.dialect.name == "sqlite":
+        # SQLite has one writer: the answer's cache entry (its own transaction) must be written
+        # before this job's session writes anything, as it is here.
+        languages.ask()
     auth = _auth(project, settings)
-    outcome = _refresh_history(project, settings, auth, updates, complete=False)
+    outcome = _refresh_history(project, settings, auth, updates, complete=False, languages=languages)
     if outcome is None:  # the partial mirror cannot answer (rules changed, history rewritten)
-        outcome = _refresh_history(project, settings, auth, updates, complete=True)
+        outcome = _refresh_history(project, settings, auth, updates, complete=True, languages=languages)
+    if languages is not None:
+        languages.ask()
+        updates += languages.updates or []
     project.last_refreshed_at = utcnow()
     project.last_error = outcome.note
     db.session.add_all(updates)
@@ -166,6 +183,7 @@ def _refresh_history(
     updates: list[RepoUpdate],
     *,
     complete: bool,
+    languages: Languages | None = None,
 ) -> Outcome | None:
     """Analyse the project in its mirror: a partial one reaching the stored HEAD when none is on disk.
 
@@ -192,7 +210,7 @@ def _refresh_history(
             rules = commit_sync.fingerprint(settings.excluded_dirs, mirror, head)
             if not complete and not commit_sync.usable_partial(project, mirror, head, rules):
                 return None
-            updates += analyse(project, mirror, head, settings, rules, blobs=blobs, early=early)
+            updates += analyse(project, mirror, head, settings, rules, blobs=blobs, early=early, meanwhile=languages)
             if project.kind == KIND_GIT:  # no GitHub languages: the primary language comes from LOC
                 project.primary_language = metrics.primary_language(project.loc_by_language or {})
             unchanged.mark_synced(project, settings)
@@ -243,11 +261,13 @@ def analyse(
     *,
     blobs: DbBlobStore | None = None,
     early: Future[tuple[str, loc.LocResult] | None] | None = None,
+    meanwhile: Languages | None = None,
 ) -> list[RepoUpdate]:
     """Sync commits and LOC to `head`; the LOC count runs beside the log read.
 
     `rules` is the fingerprint of (excluded dirs, mirror, head) when the caller has it already;
-    `early` an ongoing count of a snapshot (`_count_snapshot`), used if it counted `head`.
+    `early` an ongoing count of a snapshot (`_count_snapshot`), used if it counted `head`;
+    `meanwhile` the languages call, made while the count runs (after the commits are read).
     """
     excluded = settings.excluded_dirs
     rules = rules or commit_sync.fingerprint(excluded, mirror, head)
@@ -260,6 +280,8 @@ def analyse(
             pool.submit(copy_context().run, _count, mirror, head, settings, blobs, early) if need_loc else None
         )
         result = commit_sync.sync(project, mirror, head, excluded, rules)
+        if counting is not None and meanwhile is not None:
+            meanwhile.ask()
         counted = counting.result() if counting else None
     blobs.flush(db.session.connection())
     if result.mode != "unchanged":
