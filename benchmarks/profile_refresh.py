@@ -193,7 +193,11 @@ def main() -> None:
         github = GitHubStandIn.start(login="bench-owner", user_id=7, token="ghp_" + "b" * 36)
         github.add_repo("large", clone_url=bare.as_uri(), languages={"Python": 1000})
         if args.second_commits:
-            second = build(Shape(args.second_commits, max(args.second_commits // 10, 10), seed=3), br.CACHE)
+            source = build(Shape(args.second_commits, max(args.second_commits // 10, 10), seed=3), br.CACHE)
+            second = work / "second.git"
+            subprocess.run(["git", "clone", "-q", "--bare", str(source), str(second)], check=True)
+            for option in ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant"):
+                subprocess.run(["git", "--git-dir", str(second), "config", option, "true"], check=True)
             github.add_repo("second", clone_url=second.as_uri(), languages={"Go": 10})
         app = br.make_app(url, github, work, "cache")
         client = app.test_client()
