@@ -9,10 +9,12 @@ import sys
 from rq import Queue, SimpleWorker
 from rq.worker import HerokuWorker
 
+from analysis.loc import start_cloc
 from app import create_app
 from infra.runtime import runtime
 from infra.tasks import QUEUE_NAME
 from jobs import set_process_app
+from refresh.project import child_limits
 
 log = logging.getLogger("worker")
 
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     if redis is None:
         log.error("the worker needs REDIS_URL (a reachable Redis)")
         return 2
+    if not args.simple:
+        # Each job runs in a forked work-horse: compile cloc once here, for all of them.
+        settings = runtime(app).settings
+        start_cloc(settings.cloc_path, limits=child_limits(settings), max_bytes=settings.large_file_bytes, shared=True)
     worker_class = SimpleWorker if args.simple else HerokuWorker
     worker = worker_class(
         [Queue(QUEUE_NAME, connection=redis)],

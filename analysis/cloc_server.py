@@ -41,7 +41,8 @@ class CountTimeout(Exception):
 class ClocServer:
     """One Perl process holding cloc compiled; counts run one at a time, each in a forked child."""
 
-    def __init__(self, perl: str, cloc: str, options: list[str], env: dict[str, str], limits: Limits) -> None:
+    def __init__(self, perl: str, cloc: str, options: list[str], env: dict[str, str], limits: Limits, *,
+                 shared: bool = False) -> None:  # fmt: skip
         argv, preexec = limits.command([perl, str(SCRIPT), cloc, *options], math.inf)
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the server runs
         self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
@@ -50,11 +51,24 @@ class ClocServer:
         self._pending = b""
         self.owner = os.getpid()
         self.died = False  # exited by itself: broken, not started again
+        self.shared = shared  # usable by processes forked from its owner (one at a time)
         self.counts = 0
 
     @property
     def alive(self) -> bool:
         return self._proc.poll() is None
+
+    def usable(self) -> bool:
+        """Tell whether this process may count with the server: its own, or a shared one of its parent."""
+        if self.owner == os.getpid():
+            return self.alive
+        if not self.shared or self.died:
+            return False
+        try:
+            os.kill(self._proc.pid, 0)
+        except OSError:
+            return False
+        return True
 
     def count(self, root: Path, names: list[str], timeout: float) -> tuple[int, bytes, bytes]:
         """Count the files `names` (relative to root) with cloc: (its exit code, stdout, stderr).
@@ -140,12 +154,17 @@ _refused: set[tuple[str, tuple[str, ...], Limits]] = set()
 _registry = threading.Lock()
 
 
-def server(cloc: str, options: list[str], env: dict[str, str], limits: Limits) -> ClocServer | None:
-    """Return this process's server for cloc with these options, started now if needed (None: none)."""
+def server(cloc: str, options: list[str], env: dict[str, str], limits: Limits, *,
+           shared: bool = False) -> ClocServer | None:  # fmt: skip
+    """Return this process's server for cloc with these options, started now if needed (None: none).
+
+    A `shared` server also serves the processes this one forks, one at a time (an RQ worker's
+    work-horses, forked per job: else each would compile cloc again).
+    """
     key = (cloc, tuple(options), limits)
     with _registry:
         running = _servers.get(key)
-        if running is not None and running.alive and running.owner == os.getpid():
+        if running is not None and running.usable():
             return running
         if running is not None:
             if running.owner == os.getpid():
@@ -163,7 +182,7 @@ def server(cloc: str, options: list[str], env: dict[str, str], limits: Limits) -
             _refused.add(key)
             return None
         try:
-            _servers[key] = ClocServer(perl, cloc, options, env, limits)
+            _servers[key] = ClocServer(perl, cloc, options, env, limits, shared=shared)
         except OSError as error:
             log.info("no cloc server (%s): each count starts cloc", error)
             _refused.add(key)

@@ -209,9 +209,12 @@ def server_options(max_bytes: int) -> list[str]:
     return cloc_command("cloc", 0, max_bytes, listed=True)[1:]
 
 
-def start_server(cloc: str, limits: Limits, max_bytes: int) -> None:
-    """Start this process's cloc server now, so that it compiles cloc while the caller does other work."""
-    cloc_server.server(cloc, server_options(max_bytes), cloc_env(), limits)
+def start_server(cloc: str, limits: Limits, max_bytes: int, *, shared: bool = False) -> None:
+    """Start this process's cloc server now, so that it compiles cloc while the caller does other work.
+
+    `shared`: for the processes this one will fork (see cloc_server.server).
+    """
+    cloc_server.server(cloc, server_options(max_bytes), cloc_env(), limits, shared=shared)
 
 
 def cloc_env() -> dict[str, str]:

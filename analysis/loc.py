@@ -229,11 +229,11 @@ def _count_missing(
     return result
 
 
-def start_cloc(cloc_path: str | None, *, limits: Limits, max_bytes: int) -> None:
+def start_cloc(cloc_path: str | None, *, limits: Limits, max_bytes: int, shared: bool = False) -> None:
     """Start cloc for counts to come in this process (see counters.start_server); nothing without cloc."""
     cloc = find_cloc(cloc_path)
     if cloc is not None:
-        counters.start_server(cloc, limits, max_bytes)
+        counters.start_server(cloc, limits, max_bytes, shared=shared)
 
 
 def scratch_parts(entries: dict[BlobKey, TreeEntry], limit: int) -> list[dict[BlobKey, TreeEntry]]:

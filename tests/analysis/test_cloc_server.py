@@ -142,3 +142,28 @@ def test_a_forked_process_starts_its_own_server() -> None:
     os.waitpid(pid, 0)
     os.close(read)
     assert server.alive and real_server() is server
+
+
+def test_a_shared_server_counts_for_the_processes_forked_after_it(tmp_path: Path) -> None:
+    assert CLOC is not None
+    options = [*server_options(counters.BIG_FILE_BYTES), "--skip-win-hidden"]  # a key of its own
+    shared = cloc_server.server(CLOC, options, cloc_env(), NO_LIMITS, shared=True)
+    assert shared is not None
+    files = files_in(tmp_path, {"0/m.py": "a = 1\n\n# c\nb = 2\n"})
+    for _ in range(2):  # one work-horse after another, as an RQ worker forks them
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through the pipe
+            try:
+                mine = cloc_server.server(CLOC, options, cloc_env(), NO_LIMITS)
+                code, out, _ = mine.count(tmp_path, list(files), 60) if mine is not None else (-1, b"", b"")
+                same = mine is shared and code == 0 and json.loads(out)["0/m.py"]["code"] == 2
+                os.write(write, b"shared" if same else b"not shared")
+            finally:
+                os._exit(0)
+        os.close(write)
+        assert os.read(read, 20) == b"shared"
+        os.waitpid(pid, 0)
+        os.close(read)
+    assert shared.alive and shared.counts == 0  # the counts were the children's
+    shared.stop()
