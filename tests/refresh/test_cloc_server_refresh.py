@@ -44,6 +44,11 @@ def served_counts(app: Any) -> int:
     return running.counts if running is not None else 0
 
 
+def assert_refreshed(client: Any, query: str = "") -> None:
+    job = refresh(client, query=query)
+    assert (job["status"], job["errors"]) == ("completed", [])
+
+
 def push(tracked: SampleHistory, github: GitHubStandIn, path: str, content: str, day: int) -> None:
     tracked.repo.write(path, content)
     tracked.repo.commit(f"Change {path}", at=datetime(2024, 3, day, 9, 0, tzinfo=UTC))
@@ -58,7 +63,7 @@ def test_a_push_is_counted_by_the_server_started_before_the_fetch(
     served = served_counts(app)
     push(tracked, github, "src/warm.py", "def warm():\n    return 'compiled early'\n", 7)
 
-    assert refresh(client)["status"] == "completed"
+    assert_refreshed(client)
 
     assert len(starts) == 2  # before the metadata call and after it (the second finds it running)
     assert served_counts(app) == served + 1
@@ -70,7 +75,7 @@ def test_no_push_starts_no_cloc_even_when_forced(
     client: Any, app: Any, github: GitHubStandIn, tracked: SampleHistory, starts: list[Limits]
 ) -> None:
     before, served = stored(app), served_counts(app)
-    assert refresh(client, query="?force=1")["status"] == "completed"
+    assert_refreshed(client, "?force=1")
     assert starts == []
     assert stored(app)[:2] == before[:2] and served_counts(app) == served
 
@@ -83,7 +88,7 @@ def test_a_push_of_known_contents_counts_nothing(
     known = tracked.repo.git("show", "HEAD:src/main app.py")
     push(tracked, github, "copy/main app.py", known, 8)  # same content and name: counted before
 
-    assert refresh(client)["status"] == "completed"
+    assert_refreshed(client)
 
     assert starts and served_counts(app) == served
     _, blobs_after, after = stored(app)
@@ -96,9 +101,9 @@ def test_without_a_server_the_counts_are_the_same(
     client: Any, app: Any, github: GitHubStandIn, tracked: SampleHistory, monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(cloc_server, "server", lambda *args: None)  # as without Perl
+    monkeypatch.setattr(cloc_server, "server", lambda *args, **kwargs: None)  # as without Perl
     served = served_counts(app)
     push(tracked, github, "src/cold.py", "def cold():\n    return 'no server'\n", 9)
-    assert refresh(client)["status"] == "completed"
+    assert_refreshed(client)
     assert served_counts(app) == served
     assert_matches_scratch(client, tracked.repo, app, tmp_path / "scratch")

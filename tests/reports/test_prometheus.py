@@ -52,7 +52,7 @@ def test_metrics_count_projects_jobs_and_the_github_budget(
     assert values[("project_tracker_refresh_jobs", (("status", "running"),))] == 0
     assert values[("project_tracker_github_rate_limit", ())] == 5000
     charged = len(github.charged_calls())
-    assert charged == 4  # /user, /user/repos, languages of "counted", /repos/o/broken (404)
+    assert charged == 3  # /user/repos, languages of "counted", /repos/o/broken (404)
     assert values[("project_tracker_github_rate_remaining", ())] == 4321 - charged
     assert values[("project_tracker_github_paused", ())] == 0
     with app.app_context():
