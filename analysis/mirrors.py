@@ -291,11 +291,8 @@ class RepoCache:
         """Return the branch heads of `path` if it is a usable bare repository whose heads all exist, else None."""
         if not all((path / name).exists() for name in ("HEAD", "objects", "refs", "config", STAMP)):
             return None
-        mirror = Mirror(path, self.git_timeout, secrets)
-        bare = mirror.git(["rev-parse", "--is-bare-repository"], check=False)
-        if bare.returncode != 0 or bare.stdout.strip() != b"true":
-            return None
-        return mirror.checked_heads()
+        # Ours (STAMP) and git can read every head's object: usable (git is told the directory).
+        return Mirror(path, self.git_timeout, secrets).checked_heads()
 
     def _clone(self, key: str, clone_url: str, env: dict[str, str], secrets: tuple[str, ...]) -> None:
         """Clone into a temporary directory and rename it into place, so no half mirror is ever visible."""
@@ -339,7 +336,8 @@ class RepoCache:
         heads = mirror.heads()
         if heads == before:
             return "unchanged", heads
-        mirror.git(["config", "remote.origin.url", clone_url])
+        if f"\turl = {clone_url}\n" not in _config_text(path):  # a partial mirror's lazy fetches use it
+            mirror.git(["config", "remote.origin.url", clone_url])
         return "fetched", heads
 
     def _point_head(
@@ -384,6 +382,13 @@ class RepoCache:
             return (path / STAMP).stat().st_mtime
         except OSError:
             return path.stat().st_mtime
+
+
+def _config_text(path: Path) -> str:
+    try:
+        return (path / "config").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _try_flock(fd: int) -> bool:

@@ -345,3 +345,20 @@ def _present(cache: RepoCache) -> set[str]:
 def _remove(path: Path) -> None:
     """Delete a directory tree."""
     shutil.rmtree(path)
+
+
+def test_a_fetch_from_a_new_url_records_it(repo_cache: RepoCache, sample_history: SampleHistory,
+                                           tmp_path: Path) -> None:  # fmt: skip
+    def remote_url(path: Path) -> str:
+        done = run_git(["config", "--get", "remote.origin.url"], cwd=path, auth_env=None, timeout=10, secrets=())
+        return done.stdout.decode().strip()
+
+    with repo_cache.open("gh-1", sample_history.url) as mirror:
+        path = mirror.path
+    assert remote_url(path) == sample_history.url
+    moved = tmp_path / "moved.git"  # e.g. the repository was renamed
+    shutil.copytree(sample_history.repo.bare, moved)
+    sample_history.repo.git("push", "-q", str(moved), f"{sample_history.repo.commit('Moved').sha}:refs/heads/main")
+    with repo_cache.open("gh-1", moved.as_uri()) as mirror:
+        assert mirror.action == "fetched"
+    assert remote_url(path) == moved.as_uri()
