@@ -1,10 +1,11 @@
-"""cloc compiled once per process: small counts without Perl's start-up (see cloc_server.pl).
+"""cloc started once per process: small counts without its start-up (see cloc_server.pl).
 
-Perl compiles cloc for about 0.2 s before it counts anything, while the few files of an
-incremental refresh take it a hundredth of that. A server compiles cloc once and forks a child
-per count; each child runs cloc's program with the server's options, as a fresh `cloc` would.
-Anything unexpected (no Perl, a cloc that is not a Perl script, a server that died) makes the
-caller run a plain cloc instead: the server only saves time, it never decides a count.
+Perl compiles cloc, and cloc sets itself up, for about 0.2 s before it counts anything, while
+the few files of an incremental refresh take it a hundredth of that. A server does both once,
+up to where cloc reads the names to count, and forks a child per count there; each child goes
+on as a fresh `cloc` with the server's options would. Anything unexpected (no Perl, a cloc that
+is not a Perl script or has no read_list_file, a server that died) makes the caller run a plain
+cloc instead: the server only saves time, it never decides a count.
 """
 
 from __future__ import annotations

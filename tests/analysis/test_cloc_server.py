@@ -80,6 +80,10 @@ def test_a_busy_server_leaves_the_count_to_a_plain_cloc(tmp_path: Path) -> None:
     assert server.counts == before
 
 
+# A Perl "cloc" the server can run: it reads its names with read_list_file, as cloc does.
+SERVABLE = "#!/usr/bin/perl\nsub read_list_file { return <STDIN> }\nmy @names = read_list_file('-');\n"
+
+
 def fake_cloc(tmp_path: Path, text: str) -> str:
     script = tmp_path / "fake" / "cloc"
     script.parent.mkdir()
@@ -94,13 +98,20 @@ def test_a_cloc_that_is_no_perl_script_gets_no_server(tmp_path: Path) -> None:
 
 
 def test_a_failed_count_says_what_cloc_printed(tmp_path: Path) -> None:
-    cloc = fake_cloc(tmp_path, "#!/usr/bin/perl\nprint STDERR qq(cannot count here\\n);\nexit 3;\n")
+    cloc = fake_cloc(tmp_path, SERVABLE + "print STDERR qq(cannot count here\\n);\nexit 3;\n")
     files = files_in(tmp_path / "work", {"a.py": "x = 1\n"})
     with pytest.raises(LocError, match=r"cloc failed \(exit 3\): cannot count here"):
         run_cloc(cloc, tmp_path / "work", files, timeout=60)
     server = cloc_server.server(cloc, server_options(counters.BIG_FILE_BYTES), cloc_env(), NO_LIMITS)
     assert server is not None and server.alive and server.counts == 1  # the child failed, not the server
     server.stop()
+
+
+def test_a_cloc_the_server_cannot_run_is_counted_by_a_plain_cloc(tmp_path: Path) -> None:
+    cloc = fake_cloc(tmp_path, "#!/usr/bin/perl\nprint qq({});\n")  # no read_list_file
+    files = files_in(tmp_path / "work", {"a.py": "x = 1\n"})
+    assert run_cloc(cloc, tmp_path / "work", files, timeout=60) == {("sha-a.py", "a.py"): None}
+    assert cloc_server.server(cloc, server_options(counters.BIG_FILE_BYTES), cloc_env(), NO_LIMITS) is None
 
 
 def test_a_server_that_dies_is_not_started_again_and_the_plain_cloc_reports(tmp_path: Path) -> None:
@@ -113,7 +124,7 @@ def test_a_server_that_dies_is_not_started_again_and_the_plain_cloc_reports(tmp_
 
 
 def test_a_count_past_its_timeout_stops_the_server_and_the_next_starts_afresh(tmp_path: Path) -> None:
-    cloc = fake_cloc(tmp_path, "#!/usr/bin/perl\nsleep 60;\n")
+    cloc = fake_cloc(tmp_path, SERVABLE + "sleep 60;\n")
     options = server_options(counters.BIG_FILE_BYTES)
     files = files_in(tmp_path / "work", {"a.py": "x = 1\n"})
     server = cloc_server.server(cloc, options, cloc_env(), NO_LIMITS)
