@@ -34,6 +34,12 @@ def is_blobless(mirror: Mirror) -> bool:
     """Tell whether a mirror was cloned with a filter (objects missing, fetched on demand)."""
     if mirror.blobless is not None:
         return mirror.blobless
+    try:  # what git wrote when it cloned: read without starting git
+        config = (mirror.path / "config").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        config = "promisor"
+    if "promisor" not in config:
+        return False
     return mirror.git(["config", "--get", "remote.origin.promisor"], check=False).stdout.strip() == b"true"
 
 
