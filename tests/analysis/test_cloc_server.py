@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -137,21 +138,32 @@ def test_a_count_past_its_timeout_stops_the_server_and_the_next_starts_afresh(tm
     again.stop()
 
 
-def test_a_forked_process_starts_its_own_server() -> None:
-    server = real_server()
+def in_child(report: Callable[[], bytes]) -> bytes:
+    """Run `report` in a forked child process and return what it reported."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through the pipe
         try:
-            mine = real_server()
-            os.write(write, b"own" if mine is not server and mine.owner == os.getpid() else b"shared")
-            mine.stop()
+            os.write(write, report())
         finally:
             os._exit(0)
     os.close(write)
-    assert os.read(read, 10) == b"own"
-    os.waitpid(pid, 0)
-    os.close(read)
+    try:
+        return os.read(read, 100)
+    finally:
+        os.waitpid(pid, 0)
+        os.close(read)
+
+
+def test_a_forked_process_starts_its_own_server() -> None:
+    server = real_server()
+
+    def own() -> bytes:
+        mine = real_server()
+        mine.stop()
+        return b"own" if mine is not server and mine.owner == os.getpid() else b"shared"
+
+    assert in_child(own) == b"own"
     assert server.alive and real_server() is server
 
 
@@ -161,20 +173,15 @@ def test_a_shared_server_counts_for_the_processes_forked_after_it(tmp_path: Path
     shared = cloc_server.server(CLOC, options, cloc_env(), NO_LIMITS, shared=True)
     assert shared is not None
     files = files_in(tmp_path, {"0/m.py": "a = 1\n\n# c\nb = 2\n"})
+
+    def count() -> bytes:
+        mine = cloc_server.server(CLOC, options, cloc_env(), NO_LIMITS)
+        if mine is not shared or mine is None:
+            return b"not shared"
+        code, out, _ = mine.count(tmp_path, list(files), 60)
+        return b"counted 2" if code == 0 and json.loads(out)["0/m.py"]["code"] == 2 else b"wrong count"
+
     for _ in range(2):  # one work-horse after another, as an RQ worker forks them
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through the pipe
-            try:
-                mine = cloc_server.server(CLOC, options, cloc_env(), NO_LIMITS)
-                code, out, _ = mine.count(tmp_path, list(files), 60) if mine is not None else (-1, b"", b"")
-                same = mine is shared and code == 0 and json.loads(out)["0/m.py"]["code"] == 2
-                os.write(write, b"shared" if same else b"not shared")
-            finally:
-                os._exit(0)
-        os.close(write)
-        assert os.read(read, 20) == b"shared"
-        os.waitpid(pid, 0)
-        os.close(read)
+        assert in_child(count) == b"counted 2"
     assert shared.alive and shared.counts == 0  # the counts were the children's
     shared.stop()
