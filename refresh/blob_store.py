@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, Engine, String, any_, bindparam, select
+import re
+
+from sqlalchemy import ColumnElement, Connection, Engine, String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from analysis.counters import FileCount
@@ -10,6 +12,7 @@ from infra.extensions import upsert_ignore
 from models import LocBlob
 
 CHUNK = 400
+HEX_LIST = re.compile(r"[0-9a-f]+(?:,[0-9a-f]+)*")
 SHA_CHUNK = 900  # under SQLite's oldest bound-parameter limit (999)
 
 
@@ -33,20 +36,23 @@ class DbBlobStore:
         shas = sorted({sha for sha, _ in wanted})
         found: dict[tuple[str, str], FileCount | None] = {}
         table = LocBlob.__table__
+        columns = (table.c.blob_sha, table.c.lang_key, table.c.language, table.c.code, table.c.comment, table.c.blank)
         with self.engine.connect() as conn:
             for part in self._parts(shas):
-                for row in conn.execute(select(table).where(part)):
-                    key = (row.blob_sha, row.lang_key)
-                    if key in wanted:
-                        found[key] = None if row.language is None else FileCount(
-                            row.language, row.code, row.comment, row.blank)  # fmt: skip
+                for sha, lang_key, language, code, comment, blank in conn.execute(select(*columns).where(part)).all():
+                    if (sha, lang_key) in wanted:
+                        found[sha, lang_key] = None if language is None else FileCount(language, code, comment, blank)
         return found
 
     def _parts(self, shas: list[str]) -> list[ColumnElement[bool]]:
         """Return conditions covering the shas: one array parameter on PostgreSQL, chunks of IN on SQLite."""
         column = LocBlob.__table__.c.blob_sha
         if self.engine.dialect.name == "postgresql":
-            # One parameter for any number of shas: no statement of thousands of placeholders to build.
+            # One parameter for any number of shas: no statement of thousands of placeholders to
+            # build, and as one string no array for the driver to quote element by element.
+            joined = ",".join(shas)
+            if HEX_LIST.fullmatch(joined):
+                return [column == any_(func.string_to_array(bindparam("shas", joined), ","))] if shas else []
             return [column == any_(bindparam("shas", shas, type_=ARRAY(String)))] if shas else []
         return [column.in_(shas[start : start + SHA_CHUNK]) for start in range(0, len(shas), SHA_CHUNK)]
 

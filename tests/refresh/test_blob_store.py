@@ -30,3 +30,6 @@ def test_many_keys_read_back_exactly_what_was_stored(app: Any) -> None:
         assert found == {key: stored[key] for key in wanted}
         assert store.get_many([]) == {}
         assert store.get_many([(f"{10:040x}", "m.c")]) == {(f"{10:040x}", "m.c"): FileCount("C", 11, 0, 0)}
+        odd = ("NOT,HEX'", "m.py")  # not a sha git prints: asked as an array, not one joined string
+        store.put_many({odd: FileCount("Python", 5, 0, 0)})
+        assert store.get_many([odd, wanted[1]]) == {odd: FileCount("Python", 5, 0, 0), wanted[1]: stored[wanted[1]]}
