@@ -169,7 +169,7 @@ def run_cloc(
 ) -> Counts:
     """Count the files under root with one cloc run; files cloc does not report map to None.
 
-    A batch for one cloc process goes to this process's cloc server (cloc compiled once) when
+    A batch for one cloc process goes to this process's cloc server (cloc started once) when
     there is one; a plain cloc counts otherwise, and when the server cannot.
     """
     processes = cloc_processes(total_bytes)

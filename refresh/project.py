@@ -169,7 +169,7 @@ def _auth(project: Project, settings: Settings) -> GitAuth:
 def _start_cloc(project: Project, settings: Settings) -> None:
     """Start this process's cloc server when a push since the last analysis will likely need a count.
 
-    It compiles cloc (about 0.2 s, once per process) while git fetches the new commits.
+    It starts cloc (about 0.2 s, once per process) while git fetches the new commits.
     """
     if project.loc_head_sha is None or project.pushed_at is None or project.pushed_at == project.synced_pushed_at:
         return  # first count (large: see _count_snapshot), or nothing pushed
