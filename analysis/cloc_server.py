@@ -17,14 +17,13 @@ import math
 import os
 import selectors
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from analysis.limits import Limits
+from analysis.limits import Limits, kill_group
 
 log = logging.getLogger(__name__)
 SCRIPT = Path(__file__).with_name("cloc_server.pl")
@@ -129,12 +128,11 @@ class ClocServer:
         self._kill()
         self._stderr.seek(0)
         said = self._stderr.read(2000).decode("utf-8", "replace").strip()
-        self.stop()
+        self.close()
         return f"the cloc server exited ({self._proc.returncode}): {said}"
 
     def _kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._proc.pid, signal.SIGKILL)
+        kill_group(self._proc)
         self._proc.wait()
 
     def stop(self) -> None:

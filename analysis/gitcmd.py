@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 import os
 import signal
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 
 from analysis.limits import NO_LIMITS as NO_LIMITS
 from analysis.limits import Limits as Limits
+from analysis.limits import kill_group
 from infra import telemetry
 from infra.redaction import redact
 
@@ -260,8 +260,7 @@ def run_process(
         try:
             stdout, stderr = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            kill_group(proc)
             proc.communicate()
             raise
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import os
 import resource
 import shutil
 import signal
@@ -103,3 +105,9 @@ def env_ignoring_signals() -> str | None:
 
 
 NO_LIMITS = Limits()
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a child started with start_new_session and everything it started (git's helpers, cloc's workers)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)

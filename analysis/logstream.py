@@ -11,9 +11,7 @@ import contextlib
 import fcntl
 import itertools
 import logging
-import os
 import queue
-import signal
 import subprocess
 import tempfile
 import threading
@@ -26,6 +24,7 @@ from typing import Any
 
 from analysis.gitcmd import FALLBACK_BIG_FILE_BYTES, GitError, Mirror, as_mirror, base_env
 from analysis.gitlog import LOG_ARGS, MIN_CHUNK, Repo, _check_revs, _rev_list, checked_shas, split_chunks
+from analysis.limits import kill_group
 from analysis.numstat import CommitRecord, excluded_set, iter_log
 from infra.redaction import redact
 
@@ -163,7 +162,7 @@ def _log_once(mirror: Mirror, args: list[str], stdin: bytes | None, excluded: It
                                 stdout=subprocess.PIPE, stderr=errors, start_new_session=True,
                                 preexec_fn=preexec)  # fmt: skip
         deadline = time.monotonic() + mirror.timeout
-        timer = threading.Timer(mirror.timeout, _kill, args=(proc,))
+        timer = threading.Timer(mirror.timeout, kill_group, args=(proc,))
         timer.start()
         try:
             if stdin:
@@ -181,7 +180,7 @@ def _log_once(mirror: Mirror, args: list[str], stdin: bytes | None, excluded: It
         finally:
             timer.cancel()
             if proc.poll() is None:
-                _kill(proc)
+                kill_group(proc)
                 proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
@@ -205,11 +204,6 @@ def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
         proc.stdin.write(data)
     with contextlib.suppress(BrokenPipeError, OSError):
         proc.stdin.close()
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _tokens(stream) -> Iterator[str]:
