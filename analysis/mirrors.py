@@ -336,7 +336,7 @@ class RepoCache:
         heads = mirror.heads()
         if heads == before:
             return "unchanged", heads
-        if f"\turl = {clone_url}\n" not in _config_text(path):  # a partial mirror's lazy fetches use it
+        if f"\turl = {clone_url}\n" not in (partial.config_text(path) or ""):  # a partial mirror's lazy fetches use it
             mirror.git(["config", "remote.origin.url", clone_url])
         return "fetched", heads
 
@@ -382,13 +382,6 @@ class RepoCache:
             return (path / STAMP).stat().st_mtime
         except OSError:
             return path.stat().st_mtime
-
-
-def _config_text(path: Path) -> str:
-    try:
-        return (path / "config").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
 
 
 def _try_flock(fd: int) -> bool:

@@ -34,13 +34,18 @@ def is_blobless(mirror: Mirror) -> bool:
     """Tell whether a mirror was cloned with a filter (objects missing, fetched on demand)."""
     if mirror.blobless is not None:
         return mirror.blobless
-    try:  # what git wrote when it cloned: read without starting git
-        config = (mirror.path / "config").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        config = "promisor"
-    if "promisor" not in config:
+    config = config_text(mirror.path)  # what git wrote when it cloned: read without starting git
+    if config is not None and "promisor" not in config:
         return False
     return mirror.git(["config", "--get", "remote.origin.promisor"], check=False).stdout.strip() == b"true"
+
+
+def config_text(path: Path) -> str | None:
+    """Return a repository's own config file as git wrote it (None when it cannot be read)."""
+    try:
+        return (path / "config").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def is_partial(mirror: Mirror) -> bool:
