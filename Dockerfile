@@ -6,9 +6,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# git (clone/fetch/log) and cloc (LOC), as the Aptfile installs them on Heroku.
+# git (clone/fetch/log), cloc (LOC) and mimalloc (git's malloc, GIT_MALLOC), as the Aptfile installs them on Heroku.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git cloc \
+    && apt-get install -y --no-install-recommends git cloc libmimalloc2.0 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system tracker && useradd --system --gid tracker --create-home --home-dir /home/tracker tracker

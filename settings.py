@@ -8,6 +8,7 @@ instead (`create_app({...})`). Each setting, its variable and its default are wr
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     cache_max_gb: float = Field(10.0, validation_alias=env("CACHE_MAX_GB"))
     git_timeout_seconds: int = Field(900, validation_alias=env("GIT_TIMEOUT_SECONDS"))
     git_allow_file_urls: bool = Field(False, validation_alias=env("GIT_ALLOW_FILE_URLS"))
+    git_malloc: str = Field("libmimalloc.so.2", validation_alias=env("GIT_MALLOC"))
     max_worker_memory_mb: int = Field(512, validation_alias=env("MAX_WORKER_MEMORY_MB"))
     large_file_bytes: int = Field(8 * 1024 * 1024, validation_alias=env("LARGE_FILE_BYTES"))
     job_timeout_seconds: int = Field(3600, validation_alias=env("JOB_TIMEOUT_SECONDS"))
@@ -218,6 +220,8 @@ class Settings(BaseSettings):
             raise SettingsError("MAX_WORKER_MEMORY_MB must be >= 64")
         if self.large_file_bytes < 1024:
             raise SettingsError("LARGE_FILE_BYTES must be >= 1024")
+        if not re.fullmatch(r"[A-Za-z0-9._+/-]*", self.git_malloc):
+            raise SettingsError("GIT_MALLOC must be a library file name or path (or empty)")
         if urlsplit(self.github_api_url).scheme not in {"http", "https"}:
             raise SettingsError("GITHUB_API_URL must be an http(s) URL")
         if any("=" not in entry for entry in self.git_host_tokens):

@@ -31,6 +31,7 @@ PASSTHROUGH_ENV = (
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "GIT_SSL_CAINFO",
+    "LD_LIBRARY_PATH",  # where Heroku's apt buildpack puts the libraries of git (and GIT_MALLOC's)
 )
 
 
@@ -279,7 +280,7 @@ def run_git(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `git <args>` and return its output; raise GitError (redacted) on timeout or failure."""
     name = command_name(args)
-    env = base_env() | (auth_env or {})
+    env = base_env() | limits.git_env() | (auth_env or {})
     try:
         result = run_process(["git", *args], cwd=cwd, env=env, timeout=timeout, input=input, limits=limits)
     except subprocess.TimeoutExpired:

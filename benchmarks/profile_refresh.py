@@ -67,6 +67,15 @@ def patch_processes() -> None:
             )
 
     logstream._log_once = timed_log
+    orig_tokens = logstream._tokens
+
+    def timed_tokens(stream):
+        start = time.perf_counter()
+        yield from orig_tokens(stream)
+        EVENTS.append(("git log output read to its end", start - T0, time.perf_counter() - start,
+                       threading.current_thread().name))  # fmt: skip
+
+    logstream._tokens = timed_tokens
 
 
 PROFILES: list[cProfile.Profile] = []

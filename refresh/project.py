@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from analysis import loc, metrics
 from analysis.gitcmd import GitAuth, GitError, Limits, Mirror, UrlPolicy
+from analysis.limits import preloadable
 from analysis.mirrors import RepoCache
 from gh.access import github_client
 from gh.cache import DbConditionalCache
@@ -65,9 +66,11 @@ def repo_cache(settings: Settings, *, trust_github_host: bool = True) -> RepoCac
 
 
 def child_limits(settings: Settings) -> Limits:
-    """Return the limits of git and cloc: the worker's memory, the cache's size for any file written."""
+    """Return the limits of git and cloc: the worker's memory, the cache's size for any file written;
+    and git's malloc (GIT_MALLOC), when it can be preloaded here."""
     memory, disk = settings.max_worker_memory_mb * 1024**2, int(settings.cache_max_gb * 1024**3)
-    return Limits(address_bytes=memory, file_bytes=disk)
+    malloc = settings.git_malloc if preloadable(settings.git_malloc) else None
+    return Limits(address_bytes=memory, file_bytes=disk, malloc=malloc)
 
 
 def mirror_key(project: Project) -> str:

@@ -19,6 +19,8 @@ else
     missing+=("postgresql")
   fi
   need chromium chromium
+  # git's malloc (GIT_MALLOC): optional for the service, installed so tests and benchmarks use it
+  ldconfig -p 2>/dev/null | grep 'libmimalloc\.so\.2 ' >/dev/null || missing+=("libmimalloc2.0")
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
