@@ -7,6 +7,9 @@ processes left out unless asked for; CPU is user + system time of the live proce
 from __future__ import annotations
 
 import os
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -44,10 +47,12 @@ def tree(root: int, with_postgres: bool = False) -> dict[int, tuple[str, list[st
     return found
 
 
-def rss_by_process(root: int) -> list[tuple[str, int]]:
-    """Return (command name, VmRSS in kB) of `root` and its live descendants, PostgreSQL's left out."""
+def rss_by_process(root: int, skip: int | None = None) -> list[tuple[str, int]]:
+    """Return (command name, VmRSS in kB) of `root` and its live descendants, PostgreSQL's and `skip`'s left out."""
     rows = []
     for pid, (name, _fields) in tree(root).items():
+        if pid == skip:
+            continue
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -60,3 +65,44 @@ def rss_by_process(root: int) -> list[tuple[str, int]]:
 def cpu_seconds(root: int) -> float:
     """Return the CPU seconds (user + system) of `root` and its live descendants, PostgreSQL's included."""
     return sum((int(fields[11]) + int(fields[12])) / TICKS for _name, fields in tree(root, with_postgres=True).values())
+
+
+def tree_rss_kb(root: int, skip: int | None = None) -> int:
+    """Sum VmRSS (kB) of `root` and its live descendants, PostgreSQL's and `skip`'s left out."""
+    return sum(kb for _name, kb in rss_by_process(root, skip))
+
+
+class PeakRss:
+    """The peak resident memory of this process's tree while in the `with` block, sampled every 20 ms.
+
+    The sampling runs in a process of its own (left out of the sum): walking /proc in a thread of
+    the measured process would take the GIL from the service being measured.
+    """
+
+    def __enter__(self) -> PeakRss:
+        argv = [sys.executable, "-c", "import sys; from benchmarks.proctree import watch; watch(int(sys.argv[1]))",
+                str(os.getpid())]  # fmt: skip
+        root = Path(__file__).resolve().parent.parent
+        self._proc = subprocess.Popen(argv, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        self._proc.stdout.readline()  # "ready": sampling has begun
+        self.peak = 0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        out, _ = self._proc.communicate("", timeout=60)  # closing its stdin stops it
+        self.peak = int(out.split()[-1])
+
+    @property
+    def mb(self) -> float:
+        return self.peak / 1024
+
+
+def watch(root: int, interval: float = 0.02) -> None:
+    """Sample `root`'s tree (without this process) until stdin closes; print the peak in kB."""
+    me = os.getpid()
+    peak = tree_rss_kb(root, skip=me)
+    print("ready", flush=True)
+    while not select.select([sys.stdin], [], [], interval)[0]:
+        peak = max(peak, tree_rss_kb(root, skip=me))
+    print(max(peak, tree_rss_kb(root, skip=me)), flush=True)

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,36 +52,6 @@ class Row:
     peak_mb: float | None = None
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Sum VmRSS of `root` and its descendants, PostgreSQL's processes excluded."""
-    return sum(kb for _name, kb in proctree.rss_by_process(root))
-
-
-class PeakRss:
-    """Sample the process tree's resident memory every 20 ms while in the `with` block."""
-
-    def __enter__(self) -> PeakRss:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss_kb(os.getpid()))
-            self._stop.wait(0.02)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _tree_rss_kb(os.getpid()))
-
-    @property
-    def mb(self) -> float:
-        return self.peak / 1024
-
-
 def timed(argv: list[str], cwd: Path) -> float:
     started = time.perf_counter()
     subprocess.run(argv, cwd=cwd, check=True, timeout=3600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -93,7 +61,7 @@ def timed(argv: list[str], cwd: Path) -> float:
 def floor(bares: list[Path], work: Path, label: str = "") -> list[Row]:
     """Time a bare clone, full numstat and cloc of a checkout of every repository, each alone."""
     clone = numstat = cloc = 0.0
-    with PeakRss() as peak:
+    with proctree.PeakRss() as peak:
         for bare in bares:
             shutil.rmtree(work / f"floor-{bare.stem}.git", ignore_errors=True)
             shutil.rmtree(work / f"floor-{bare.stem}", ignore_errors=True)
@@ -153,7 +121,7 @@ ADMIN = "bench-admin-token-0123456789"
 
 
 def measured(name: str, client: Any, github: GitHubStandIn, note: str = "", *, force: bool = True) -> Row:
-    with PeakRss() as peak:
+    with proctree.PeakRss() as peak:
         seconds, calls, _ = run_refresh(client, github, force=force)
     return Row(name, seconds, calls, note, peak.mb)
 
