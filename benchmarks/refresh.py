@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -34,12 +35,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from analysis.limits import preloadable  # noqa: E402
 from benchmarks import proctree  # noqa: E402
 from benchmarks.synthetic_repo import Shape, add_commit, build  # noqa: E402
+from settings import Settings  # noqa: E402
 from tests.servers import PostgresServer  # noqa: E402
 from tests.standin.server import GitHubStandIn  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"
+MALLOC = Settings.model_fields["git_malloc"].default  # the service's GIT_MALLOC
 EXCLUDED = "node_modules,dist,build,.venv,.env,.github,.idea,.vscode,__pycache__,.mypy_cache,.pytest_cache"
 
 
@@ -52,15 +56,17 @@ class Row:
     peak_mb: float | None = None
 
 
-def timed(argv: list[str], cwd: Path) -> float:
+def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, check=True, timeout=3600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(argv, cwd=cwd, env=env, check=True, timeout=3600, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)  # fmt: skip
     return time.perf_counter() - started
 
 
 def floor(bares: list[Path], work: Path, label: str = "") -> list[Row]:
     """Time a bare clone, full numstat and cloc of a checkout of every repository, each alone."""
-    clone = numstat = cloc = 0.0
+    clone = numstat = cloc = preloaded = 0.0
+    malloc = {"LD_PRELOAD": MALLOC} if preloadable(MALLOC) else None
     with proctree.PeakRss() as peak:
         for bare in bares:
             shutil.rmtree(work / f"floor-{bare.stem}.git", ignore_errors=True)
@@ -68,13 +74,18 @@ def floor(bares: list[Path], work: Path, label: str = "") -> list[Row]:
             target = work / f"floor-{bare.stem}.git"
             clone += timed(["git", "clone", "-q", "--bare", bare.as_uri(), str(target)], work)
             numstat += timed(["git", "--git-dir", str(target), "log", "--numstat", "--format=%H %ct %ae"], work)
+            if malloc:  # for comparison: the same log on the malloc the service gives git
+                log_argv = ["git", "--git-dir", str(target), "log", "--numstat", "--format=%H %ct %ae"]
+                preloaded += timed(log_argv, work, env=os.environ | malloc)
             tree = work / f"floor-{bare.stem}"
             subprocess.run(["git", "clone", "-q", str(target), str(tree)], check=True, timeout=3600)
             cloc += timed(["cloc", "--quiet", "--json", f"--exclude-dir={EXCLUDED}", "."], tree)
     return [Row(f"floor{label}: git clone --bare", clone, None),
             Row(f"floor{label}: git log --numstat (full)", numstat, None),
             Row(f"floor{label}: cloc of the tree", cloc, None),
-            Row(f"floor{label}: sum", clone + numstat + cloc, None, peak_mb=peak.mb)]  # fmt: skip
+            Row(f"floor{label}: sum", clone + numstat + cloc, None, peak_mb=peak.mb),
+            *([Row(f"floor{label}: git log, GIT_MALLOC", preloaded, None, note=f"{MALLOC}; not in the sum")]
+              if malloc else [])]  # fmt: skip
 
 
 def migrate(url: str, instance: Path) -> None:
