@@ -112,8 +112,8 @@ class GitAuth:
     host: str
 
 
-def base_env() -> dict[str, str]:
-    """Return an environment that makes git ignore user/system config, never prompt and speak C."""
+def base_env(limits: Limits = NO_LIMITS) -> dict[str, str]:
+    """Return an environment that makes git ignore user/system config, never prompt, speak C (limits' malloc)."""
     env = {name: os.environ[name] for name in PASSTHROUGH_ENV if name in os.environ}
     env.setdefault("PATH", os.defpath)
     env.update(
@@ -134,7 +134,7 @@ def base_env() -> dict[str, str]:
             "MALLOC_ARENA_MAX": "2",
         }
     )
-    return env
+    return env | limits.git_env()
 
 
 def is_http(url: str) -> bool:
@@ -280,7 +280,7 @@ def run_git(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `git <args>` and return its output; raise GitError (redacted) on timeout or failure."""
     name = command_name(args)
-    env = base_env() | limits.git_env() | (auth_env or {})
+    env = base_env(limits) | (auth_env or {})
     try:
         result = run_process(["git", *args], cwd=cwd, env=env, timeout=timeout, input=input, limits=limits)
     except subprocess.TimeoutExpired:
