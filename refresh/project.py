@@ -124,7 +124,18 @@ def refresh_gitlab_metadata(project: Project, settings: Settings) -> list[RepoUp
 
 
 def refresh_project(project: Project, fresh_since: datetime | None = None) -> Outcome:
-    """Refresh everything about one project and commit it in one transaction."""
+    """Refresh everything about one project and commit it in one transaction.
+
+    Nothing of the project is flushed before that commit: its row stays unlocked while git and the
+    APIs work (minutes for a long history), so a webhook delivery or an edit never waits on it.
+    """
+    with db.session.no_autoflush:
+        outcome = _refresh(project, fresh_since)
+    db.session.commit()
+    return outcome
+
+
+def _refresh(project: Project, fresh_since: datetime | None) -> Outcome:
     settings = runtime().settings
     generation = project.history_generation or 0
     github = project.kind != KIND_GIT  # a repository of any other git host: git alone, no API
@@ -157,7 +168,6 @@ def refresh_project(project: Project, fresh_since: datetime | None = None) -> Ou
         resets.check_not_reset(project.id, generation)
     except resets.HistoryReset as error:
         raise RepositoryError(str(error)) from None
-    db.session.commit()
     return outcome
 
 

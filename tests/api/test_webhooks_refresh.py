@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from tests.api.test_webhooks import SECRET, Hook, recording, serve
 from tests.conftest import build_app, dispose_app, wait_for
 from tests.refresh_helpers import projects_by_name, wait_for_job
 from tests.repo_helpers import settled
-from tests.standin.faults import delay
+from tests.standin.faults import hold
 
 
 @pytest.fixture
@@ -93,18 +94,28 @@ def test_push_during_a_running_refresh_is_followed_by_another(
     remote = github.add_repo("sample", clone_url=repo.publish(), languages={"Python": 10})
     client = hook_app.test_client()
     assert wait_for_job(client, client.post("/api/refresh").get_json()["job_id"])["status"] == "completed"
-    github.inject("/repos/octo-owner/sample/languages", delay(10))  # holds the next refresh after its claim
+    # The next refresh is held inside its languages call: on PostgreSQL after it has read the new
+    # commits, so with whatever it changed of the project still uncommitted.
+    languages, gate = "/repos/octo-owner/sample/languages", threading.Event()
+    github.inject(languages, hold(gate, limit=30))
+    asked = len(github.calls(languages))
 
     repo.write("main.py", "x = 3\n")
     repo.commit("step 3", at=datetime(2024, 6, 4, 12, 0, tzinfo=UTC))
     repo.publish()
     status, first = hook.send("push", sample_push(repo, remote))
     assert (status, first["outcome"]) == (202, "queued")
-    wait_for(lambda: item_status(hook_app, first["job_id"]) == "running", message="the refresh to claim its item")
+    wait_for(lambda: len(github.calls(languages)) > asked, timeout=120, message="the refresh to ask for languages")
+    assert item_status(hook_app, first["job_id"]) == "running"
     repo.write("main.py", "x = 4\n")
     repo.commit("step 4", at=datetime(2024, 6, 5, 12, 0, tzinfo=UTC))
     repo.publish()
+    # The delivery is answered at once, not after the refresh commits: the project's row is not
+    # locked by the running refresh (if it were, this push would wait and join a later refresh).
     status, second = hook.send("push", sample_push(repo, remote))
+    held = projects_by_name(client)["sample"]["commits"]
+    gate.set()
+    assert held == 3  # answered while the refresh of step 3 was still held
     assert (status, second["outcome"], second["job_id"]) == (202, "coalesced", first["job_id"])
 
     assert wait_for_job(client, first["job_id"], timeout=600)["status"] == "completed"
