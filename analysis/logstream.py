@@ -156,7 +156,10 @@ def _log_once(mirror: Mirror, args: list[str], stdin: bytes | None, excluded: It
     # The mirror's big-file threshold (binary: never diffed) and resource limits, as in Mirror.git.
     limits = ["-c", f"core.bigFileThreshold={mirror.big_file_bytes}", *mirror.limits.git_options()]
     argv, preexec = mirror.limits.command(["git", f"--git-dir={mirror.path}", *limits, *args], mirror.timeout)
-    env = base_env(mirror.limits) | (mirror.remote_env or {})
+    # GIT_FLUSH=0: git log flushes stdout after every commit into a pipe (a write and a wake-up of
+    # this reader per commit, 60,000 for a long history: about a fifth of its time); fully
+    # buffered, it writes 4 KB at a time, as it does to a file.
+    env = base_env(mirror.limits) | {"GIT_FLUSH": "0"} | (mirror.remote_env or {})
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(argv, cwd=mirror.path, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=errors, start_new_session=True,

@@ -55,7 +55,7 @@ def test_git_commands_run_with_the_library_mapped(sample_history: SampleHistory)
     assert "/libmimalloc.so" not in plain.git(GIT_MAPS).stdout.decode()
 
 
-def test_the_streamed_log_runs_with_the_library(sample_history: SampleHistory, monkeypatch: Any) -> None:
+def test_the_streamed_log_runs_with_the_library_fully_buffered(sample_history: SampleHistory, monkeypatch: Any) -> None:
     bare, head = sample_history.repo.bare, sample_history.repo.head()
     expected = gitlog.read_commits(bare, [head], ())
     assert len(expected) == 7
@@ -71,3 +71,5 @@ def test_the_streamed_log_runs_with_the_library(sample_history: SampleHistory, m
     records = [record for batch in logstream.stream_commits(mirror, [head], ()) for record in batch]
     assert records == expected  # the same numbers with either malloc
     assert [env.get("LD_PRELOAD") for env in started] == [MIMALLOC]
+    # Not a flush (a write, a wake-up of the reader) per commit: git buffers as it does for a file.
+    assert [env.get("GIT_FLUSH") for env in started] == ["0"]
