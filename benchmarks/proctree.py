@@ -1,7 +1,10 @@
 """The process tree of a benchmark, read from /proc: who descends from whom, resident memory, CPU time.
 
-Memory is the sum of VmRSS over a process and its live descendants (git, cloc, …), PostgreSQL's
-processes left out unless asked for; CPU is user + system time of the live processes.
+Memory is the sum of VmRSS over a process and its live descendants (git, cloc, …); CPU is user +
+system time of the live processes. The servers a deployment runs elsewhere are left out unless
+asked for: PostgreSQL (and the `runuser` that started it) and the serving side of a clone or fetch
+from a file:// URL (`git-upload-pack` and the `git pack-objects` under it, which map the served
+repository's whole pack: GitHub's memory, not the worker's).
 """
 
 from __future__ import annotations
@@ -31,8 +34,11 @@ def _stats() -> dict[int, tuple[str, list[str]]]:
     return found
 
 
-def tree(root: int, with_postgres: bool = False) -> dict[int, tuple[str, list[str]]]:
-    """Return the stat entries of `root` and its live descendants (PostgreSQL's only if asked)."""
+SERVERS = ("postgres", "runuser", "git-upload-pack")
+
+
+def tree(root: int, with_servers: bool = False) -> dict[int, tuple[str, list[str]]]:
+    """Return the stat entries of `root` and its live descendants (the SERVERS' only if asked)."""
     stats = _stats()
     children: dict[int, list[int]] = {}
     for pid, (_name, fields) in stats.items():
@@ -40,7 +46,7 @@ def tree(root: int, with_postgres: bool = False) -> dict[int, tuple[str, list[st
     found, todo = {}, [root]
     while todo:
         pid = todo.pop()
-        if pid not in stats or (not with_postgres and stats[pid][0].startswith("postgres")):
+        if pid not in stats or (not with_servers and stats[pid][0].startswith(SERVERS)):
             continue
         found[pid] = stats[pid]
         todo += children.get(pid, [])
@@ -48,7 +54,7 @@ def tree(root: int, with_postgres: bool = False) -> dict[int, tuple[str, list[st
 
 
 def rss_by_process(root: int, skip: int | None = None) -> list[tuple[str, int]]:
-    """Return (command name, VmRSS in kB) of `root` and its live descendants, PostgreSQL's and `skip`'s left out."""
+    """Return (command name, VmRSS in kB) of `root` and its live descendants, the SERVERS' and `skip`'s left out."""
     rows = []
     for pid, (name, _fields) in tree(root).items():
         if pid == skip:
@@ -63,12 +69,18 @@ def rss_by_process(root: int, skip: int | None = None) -> list[tuple[str, int]]:
 
 
 def cpu_seconds(root: int) -> float:
-    """Return the CPU seconds (user + system) of `root` and its live descendants, PostgreSQL's included."""
-    return sum((int(fields[11]) + int(fields[12])) / TICKS for _name, fields in tree(root, with_postgres=True).values())
+    """Return the CPU seconds (user + system) of `root` and its live descendants, the SERVERS' included."""
+    return sum((int(fields[11]) + int(fields[12])) / TICKS for _name, fields in tree(root, with_servers=True).values())
+
+
+def machine_busy_seconds() -> float:
+    """Return the CPU seconds every core of the machine has spent busy since boot (not idle, not waiting for I/O)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS  # user … steal, less idle and iowait
 
 
 def tree_rss_kb(root: int, skip: int | None = None) -> int:
-    """Sum VmRSS (kB) of `root` and its live descendants, PostgreSQL's and `skip`'s left out."""
+    """Sum VmRSS (kB) of `root` and its live descendants, the SERVERS' and `skip`'s left out."""
     return sum(kb for _name, kb in rss_by_process(root, skip))
 
 

@@ -9,13 +9,22 @@ drifts); the cold refresh is compared with the mean of the two.
     .venv/bin/python benchmarks/refresh.py --commits 6000 --files 600 --small-commits 3000 --small-files 300 --fleet 0
 
 Each scenario reports its wall time, charged GitHub calls and the peak resident memory of this
-process and everything it started (git, cloc; PostgreSQL excluded), sampled from /proc. The
+process and everything it started (git, cloc; the servers excluded: see proctree.py), sampled from /proc. The
 fleet scenario tracks `--fleet` small repositories and times an unforced refresh with nothing
 changed (an unchanged account list: 304).
 
 It starts its own PostgreSQL (like the tests), serves the repositories through the GitHub
 stand-in of the tests over loopback, and builds the synthetic repositories once into
 benchmarks/.cache/ (the large one takes a few minutes the first time).
+
+`--source` benchmarks a real repository instead of the large synthetic one: a bare repository
+whose branch `main` is its default branch (new commits are added to it), e.g. git's own history:
+
+    git clone --bare --single-branch -b master --no-tags <git.git> benchmarks/.cache/git.git
+    git -C benchmarks/.cache/git.git branch -m master main
+    git -C benchmarks/.cache/git.git symbolic-ref HEAD refs/heads/main
+    git -C benchmarks/.cache/git.git repack -adb    # bitmaps, as GitHub serves
+    .venv/bin/python benchmarks/refresh.py --source benchmarks/.cache/git.git --without-small --fleet 0
 """
 
 from __future__ import annotations
@@ -166,9 +175,10 @@ def service_rows(bares: dict[str, Path], large: Shape, work: Path, pg: PostgresS
     when = [int(last)]
     rows = []
     try:
-        server_cpu = proctree.cpu_seconds(pg.process.pid)
+        server_cpu, busy = proctree.cpu_seconds(pg.process.pid), proctree.machine_busy_seconds()
         rows.append(measured("cold refresh (clone, all history, all LOC)", client, github))
         cold, server_cpu = rows[0].seconds, proctree.cpu_seconds(pg.process.pid) - server_cpu
+        busy = proctree.machine_busy_seconds() - busy
         rows.append(measured("warm refresh (nothing changed)", client, github, force=False))
         push(bares, large, github, 2, when)
         rows.append(measured("2 new commits, mirror on disk", client, github))
@@ -187,6 +197,8 @@ def service_rows(bares: dict[str, Path], large: Shape, work: Path, pg: PostgresS
                 db.engine.dispose()
     # PostgreSQL shares this machine's cores here; a deployment has it on another machine.
     rows[0].note = f"{commits} commits stored at the end; PostgreSQL used {server_cpu:.1f} s of CPU"
+    # How much of the machine the cold refresh kept busy: at os.cpu_count() it can only wait faster.
+    rows[0].note += f"; {busy / cold:.1f} of {os.cpu_count()} cores busy"
     for row in rows[1:]:
         row.note = f"{row.seconds / cold:.1%} of cold"
     return rows
@@ -216,8 +228,8 @@ def fleet_rows(source: Path, count: int, work: Path, pg: PostgresServer) -> list
     return [cold, warm]
 
 
-def print_table(rows: list[Row], shapes: list[Shape]) -> None:
-    print(f"repositories: {', '.join(s.name for s in shapes)}")
+def print_table(rows: list[Row], names: list[str]) -> None:
+    print(f"repositories: {', '.join(names)}")
     print(f"{'scenario':<48} {'wall s':>9} {'charged calls':>14} {'peak RSS MB':>12}  note")
     print("-" * 110)
     for row in rows:
@@ -232,13 +244,15 @@ def main() -> int:
     parser.add_argument("--fleet", type=int, default=200, help="Small repositories of the fleet scenario (0: none).")
     parser.add_argument("--files", type=int, default=2_000)
     parser.add_argument("--without-small", action="store_true", help="Benchmark the large repository alone.")
+    parser.add_argument("--source", type=Path, help="A real bare repository (branch main) instead of the large one.")
     parser.add_argument("--small-commits", type=int, default=300, help="Commits of the second repository.")
     parser.add_argument("--small-files", type=int, default=60, help="Files of the second repository.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     large, small = Shape(args.commits, args.files), Shape(args.small_commits, args.small_files, seed=3)
     shapes = [large] if args.without_small else [large, small]
-    sources = {"large": build(large, CACHE)} | ({} if args.without_small else {"small": build(small, CACHE)})
+    sources = {"large": args.source.resolve() if args.source else build(large, CACHE)}
+    sources |= {} if args.without_small else {"small": build(small, CACHE)}
     pg = PostgresServer.start()
     work = Path(tempfile.mkdtemp(prefix="pt-bench-"))
     try:
@@ -257,7 +271,7 @@ def main() -> int:
         sums = [row.seconds for row in rows if row.name.startswith("floor") and row.name.endswith(": sum")]
         total_floor = sum(sums) / len(sums)
         rows[0].note += f"; {rows[0].seconds / total_floor:.2f} x floor (mean of before and after)"
-        print_table(rows, shapes)
+        print_table(rows, [args.source.name if args.source else large.name] + [small.name] * (len(shapes) - 1))
     finally:
         pg.stop()
         shutil.rmtree(work, ignore_errors=True)
