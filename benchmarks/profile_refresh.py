@@ -52,10 +52,10 @@ def patch_processes() -> None:
     gitcmd.run_process = timed_run
     orig_log = logstream._log_once
 
-    def timed_log(mirror, args, stdin, excluded):
+    def timed_log(mirror, args, stdin, excluded, options=()):
         start = time.perf_counter()
         try:
-            yield from orig_log(mirror, args, stdin, excluded)
+            yield from orig_log(mirror, args, stdin, excluded, options)
         finally:
             EVENTS.append(
                 (

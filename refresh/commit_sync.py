@@ -58,6 +58,17 @@ def _parallelism() -> int:
     return max(1, min(4, cores - 1, (budget - 200) // 180))
 
 
+def _both_ends(mirror: Mirror) -> bool:
+    """Tell whether a whole history is read from both ends at once (logstream.stream_commits_from_both_ends).
+
+    On two cores a single `git log` leaves one idle; its two processes together hold about what
+    one default `git log` holds, so a 512 MB worker can afford them. A blobless mirror would have
+    both fetch blobs as they go: it is read by one.
+    """
+    cores, budget = os.cpu_count() or 1, runtime().settings.max_worker_memory_mb
+    return cores >= 2 and budget >= 512 and not partial.is_partial(mirror)
+
+
 def commit_rows(project_id: int, records: Iterable[CommitRecord]) -> list[dict]:
     return [
         {
@@ -190,8 +201,12 @@ def sync(project: Project, mirror: Mirror, head: str, excluded: tuple[str, ...],
     old_head = project.head_sha
     if project.analysis_fingerprint != rules:
         db.session.execute(delete(Commit).where(Commit.project_id == project.id))
-        added = _insert_batches(project.id, logstream.stream_commits(mirror, [head], excluded, jobs=_parallelism()))
-        return SyncResult("full", added, 0)
+        jobs = _parallelism()
+        if jobs == 1 and _both_ends(mirror):
+            batches = logstream.stream_commits_from_both_ends(mirror, head, excluded)
+        else:
+            batches = logstream.stream_commits(mirror, [head], excluded, jobs=jobs)
+        return SyncResult("full", _insert_batches(project.id, batches), 0)
     if old_head == head:
         return SyncResult("unchanged", 0, 0)
     if old_head and gitlog.is_ancestor(mirror, old_head, head):

@@ -133,6 +133,37 @@ def test_changed_exclusions_recompute_everything(
         dispose_app(app)
 
 
+def test_a_whole_history_read_from_both_ends_equals_a_scratch_read(
+    config: dict[str, str], github: GitHubStandIn, tracked: SampleHistory, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from analysis import logstream
+    from refresh import commit_sync
+    from tests.conftest import build_app, dispose_app
+    from tests.gitexpect import expected_churn
+
+    # A whole history is read from both ends on two cores; the sample's 7 commits, 2 at a time.
+    monkeypatch.setattr(commit_sync.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(logstream, "ENDS_CHUNK", 2)
+    monkeypatch.setattr(logstream, "ENDS_MIN", 2)
+    heads: list[str] = []
+    real = logstream.stream_commits_from_both_ends
+    monkeypatch.setattr(logstream, "stream_commits_from_both_ends", lambda m, h, *a: heads.append(h) or real(m, h, *a))
+    app = build_app({**config, "EXCLUDED_DIRS": "node_modules"})
+    caplog.set_level(logging.INFO)
+    try:
+        client = app.test_client()
+        assert refresh(client)["status"] == "completed"
+        assert "history full (+7/-0), loc recounted" in caplog.text
+        assert heads == [tracked.repo.head()]
+        history = tracked.repo.history()
+        assert projects_by_name(client)["sample"]["code_churn"] == expected_churn(history, ["node_modules"])
+        records = gitlog.read_commits(tracked.repo.bare, [tracked.repo.head()], ["node_modules"])
+        assert stored(app)[0] == {r.sha for r in records}
+    finally:
+        dispose_app(app)
+
+
 def test_reset_collection_date_forgets_and_rereads_only_those(
     client: Any, app: Any, tracked: SampleHistory, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
