@@ -4,7 +4,8 @@ Memory is the sum of VmRSS over a process and its live descendants (git, cloc, â
 system time of the live processes. The servers a deployment runs elsewhere are left out unless
 asked for: PostgreSQL (and the `runuser` that started it) and the serving side of a clone or fetch
 from a file:// URL (`git-upload-pack` and the `git pack-objects` under it, which map the served
-repository's whole pack: GitHub's memory, not the worker's).
+repository's whole pack: GitHub's memory, not the worker's). Nor is a child caught between fork
+and exec (its parent's command line): it shows its parent's pages, which it shares.
 """
 
 from __future__ import annotations
@@ -56,8 +57,11 @@ def tree(root: int, with_servers: bool = False) -> dict[int, tuple[str, list[str
 def rss_by_process(root: int, skip: int | None = None) -> list[tuple[str, int]]:
     """Return (command name, VmRSS in kB) of `root` and its live descendants, the SERVERS' and `skip`'s left out."""
     rows = []
-    for pid, (name, _fields) in tree(root).items():
-        if pid == skip:
+    found = tree(root)
+    for pid, (name, fields) in found.items():
+        if pid == skip or (int(fields[1]) in found and _cmdline(pid) == _cmdline(int(fields[1]))):
+            # A child with its parent's command line has not exec'd yet: between fork (or vfork) and
+            # exec it shows the parent's pages as its own, which are not a byte more of memory.
             continue
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -66,6 +70,13 @@ def rss_by_process(root: int, skip: int | None = None) -> list[tuple[str, int]]:
         except OSError:
             continue
     return rows
+
+
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
 
 
 def cpu_seconds(root: int) -> float:
