@@ -113,37 +113,19 @@ def test_force_push_rewrite_is_reconciled(
     assert_matches_scratch(client, repo, app, tmp_path / "scratch")
 
 
+@pytest.mark.parametrize("both_ends", [False, True], ids=["one-reader", "both-ends"])
 def test_changed_exclusions_recompute_everything(
     config: dict[str, str], github: GitHubStandIn, tracked: SampleHistory, caplog: pytest.LogCaptureFixture,
-    tmp_path: Path,
-) -> None:  # fmt: skip
-    from tests.conftest import build_app, dispose_app
-    from tests.gitexpect import expected_churn
-
-    app = build_app({**config, "EXCLUDED_DIRS": "node_modules"})
-    caplog.set_level(logging.INFO)
-    try:
-        client = app.test_client()
-        assert refresh(client)["status"] == "completed"
-        assert "history full (+7/-0), loc recounted" in caplog.text
-        churn = projects_by_name(client)["sample"]["code_churn"]
-        assert churn == expected_churn(tracked.repo.history(), ["node_modules"])
-        assert churn != expected_churn(tracked.repo.history(), EXCLUDED_DIRS)
-    finally:
-        dispose_app(app)
-
-
-def test_a_whole_history_read_from_both_ends_equals_a_scratch_read(
-    config: dict[str, str], github: GitHubStandIn, tracked: SampleHistory, caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, both_ends: bool,
 ) -> None:  # fmt: skip
     from analysis import logstream
     from refresh import commit_sync
     from tests.conftest import build_app, dispose_app
     from tests.gitexpect import expected_churn
 
-    # A whole history is read from both ends on two cores; the sample's 7 commits, 2 at a time.
-    monkeypatch.setattr(commit_sync.os, "cpu_count", lambda: 2)
+    # Two cores: a whole history is read from both ends, here the sample's 7 commits 2 at a time;
+    # one core: by one git log.
+    monkeypatch.setattr(commit_sync.os, "cpu_count", lambda: 2 if both_ends else 1)
     monkeypatch.setattr(logstream, "ENDS_CHUNK", 2)
     monkeypatch.setattr(logstream, "ENDS_MIN", 2)
     heads: list[str] = []
@@ -155,9 +137,10 @@ def test_a_whole_history_read_from_both_ends_equals_a_scratch_read(
         client = app.test_client()
         assert refresh(client)["status"] == "completed"
         assert "history full (+7/-0), loc recounted" in caplog.text
-        assert heads == [tracked.repo.head()]
-        history = tracked.repo.history()
-        assert projects_by_name(client)["sample"]["code_churn"] == expected_churn(history, ["node_modules"])
+        assert heads == ([tracked.repo.head()] if both_ends else [])
+        churn = projects_by_name(client)["sample"]["code_churn"]
+        assert churn == expected_churn(tracked.repo.history(), ["node_modules"])
+        assert churn != expected_churn(tracked.repo.history(), EXCLUDED_DIRS)
         records = gitlog.read_commits(tracked.repo.bare, [tracked.repo.head()], ["node_modules"])
         assert stored(app)[0] == {r.sha for r in records}
     finally:
